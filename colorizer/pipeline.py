@@ -32,6 +32,8 @@ class RenderSettings:
     ``hue_bias``/``hue_direction``: resampling bias ``b_k = beta cos(theta_k - phi)`` on the hue
     histogram (``phi`` in turns, 0..1); ``chroma_push``: bias towards more (>0) or less (<0) chroma.
     ``smoothing``: Gaussian sigma, in prediction pixels, applied to the histograms before decoding.
+    ``edge_aware``: upsample colour with a guided filter on the lightness, so colour edges follow
+    the photo's edges instead of bleeding across them.
     """
 
     method: str = "median"
@@ -42,6 +44,7 @@ class RenderSettings:
     hue_direction: float = 0.0
     chroma_push: float = 0.0
     smoothing: float = 1.0
+    edge_aware: bool = True
 
     def decode_options(self) -> DecodeOptions:
         return DecodeOptions(method=self.method, temperature=self.temperature, fading_eta=self.fading_eta,
@@ -57,7 +60,8 @@ class Prediction:
 
     ``log_probs``: one (h, w, K) float32 log-histogram map per colour channel (prediction grid);
     ``lightness``: the full-resolution input lightness (H, W) in [0, 1];
-    ``small_lightness``: lightness on the prediction grid.
+    ``small_lightness``: lightness on the prediction grid; ``guide``: lightness at the working size
+    (the network's input), used for edge-aware upsampling.
     """
 
     log_probs: list[np.ndarray]
@@ -65,6 +69,7 @@ class Prediction:
     small_lightness: np.ndarray
     scheme: BinScheme
     working_size: tuple[int, int]
+    guide: np.ndarray | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -163,11 +168,40 @@ def upsample(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
 
 
+def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
+    k = 2 * radius + 1
+    return cv2.blur(x, (k, k), borderType=cv2.BORDER_REFLECT)
+
+
+def guided_upsample(offset: np.ndarray, guide: np.ndarray, lightness: np.ndarray,
+                    radius: int = 4, eps: float = 2e-3) -> np.ndarray:
+    """Fast guided filter (He & Sun 2015): colour ``offset`` (h, w, 3) -> full resolution, following ``lightness``.
+
+    The linear model ``q = a * I + b`` is fitted at the guide's resolution (the working size), its
+    coefficients are upsampled bilinearly and applied to the full-resolution lightness.
+    """
+    gh, gw = guide.shape
+    p = upsample(offset, (gh, gw))
+    mean_i = box_mean(guide, radius)[..., None]
+    mean_p = box_mean(p, radius)
+    cov_ip = box_mean(p * guide[..., None], radius) - mean_i * mean_p
+    var_i = box_mean(guide * guide, radius)[..., None] - mean_i * mean_i
+    a = cov_ip / (var_i + eps)
+    b = mean_p - a * mean_i
+    coeffs = np.concatenate([box_mean(a, radius), box_mean(b, radius)], axis=-1)
+    coeffs = upsample(coeffs, lightness.shape[:2])
+    return coeffs[..., :3] * lightness[..., None] + coeffs[..., 3:]
+
+
 def render_probs(prediction: Prediction, probs: list[np.ndarray], settings: RenderSettings) -> RenderResult:
     """Decode given posterior histograms into a full-resolution colour image."""
     offset, uncertainty = prediction.scheme.decode_offset(probs, prediction.small_lightness, settings.decode_options())
     size = prediction.size
-    offset_full = upsample(offset.astype(np.float32), size)
+    offset = offset.astype(np.float32)
+    if settings.edge_aware and prediction.guide is not None:
+        offset_full = guided_upsample(offset, prediction.guide, prediction.lightness)
+    else:
+        offset_full = upsample(offset, size)
     rgb = np.empty(size + (3,), np.float32)
     rows = max(1, RENDER_CHUNK_PIXELS // size[1])
     for r in range(0, size[0], rows):
@@ -215,7 +249,8 @@ class Colorizer:
                 log_probs = [o[j].permute(1, 2, 0).float().cpu().numpy() for o in outs]
                 small_l = cv2.resize(working[i], (grid[1], grid[0]), interpolation=cv2.INTER_AREA)
                 results[i] = Prediction(log_probs=log_probs, lightness=lightnesses[i].astype(np.float32, copy=False),
-                                        small_lightness=small_l, scheme=self.scheme, working_size=shape)
+                                        small_lightness=small_l, scheme=self.scheme, working_size=shape,
+                                        guide=working[i])
         return [r for r in results if r is not None]
 
     def render(self, prediction: Prediction, settings: RenderSettings | None = None,

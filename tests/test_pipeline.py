@@ -84,3 +84,23 @@ def test_load_rejects_missing_weights(tmp_path):
     from colorizer.weights import WeightsError
     with pytest.raises(WeightsError, match="not found"):
         Colorizer.load(tmp_path / "missing.safetensors")
+
+
+def test_guided_upsample_follows_lightness_edges():
+    from colorizer.pipeline import guided_upsample, upsample
+    w_full = 256
+    lightness = np.tile(np.where(np.arange(w_full) < 130, 0.2, 0.8).astype(np.float32), (64, 1))
+    guide = lightness[::4, ::4].copy()
+    # coarse colour: red on the dark side, blue on the bright side, blurred over the grid
+    x = np.arange(16) + 0.5
+    t = np.clip((x - 8.1) / 3 + 0.5, 0, 1).astype(np.float32)
+    offset = np.zeros((4, 16, 3), np.float32)
+    offset[..., 0] = 0.3 * (1 - t)
+    offset[..., 2] = 0.3 * t
+    plain = upsample(offset, lightness.shape)
+    guided = guided_upsample(offset, guide, lightness)
+    # colour difference across the lightness edge (columns 126 vs 134) is larger when guided
+    jump = lambda o: np.abs(o[32, 134] - o[32, 126]).sum()
+    assert jump(guided) > 1.3 * jump(plain)
+    # and far from the edge the colour is unchanged
+    np.testing.assert_allclose(guided[32, 20], plain[32, 20], atol=0.03)
