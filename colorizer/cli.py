@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from colorizer import __version__
-from colorizer.batch import OUTPUT_FORMATS, ColorizeOptions, FileResult, collect_jobs, run_batch
+from colorizer.batch import OUTPUT_FORMATS, ColorizeOptions, FileResult, ProgressTracker, collect_jobs, run_batch
 from colorizer.pipeline import Colorizer, RenderSettings
 from colorizer.weights import WeightsError
 
@@ -36,6 +36,8 @@ def add_colorize_command(subparsers: argparse._SubParsersAction) -> None:
                    help="strength of the reference match (default 1.0)")
     p.add_argument("--samples", type=int, default=0, metavar="N", help="also write N alternative colourisations <stem>_sK.png")
     p.add_argument("--seed", type=int, default=0, help="random seed for --samples")
+    p.add_argument("--hint", action="append", default=[], metavar="MASK.png:#RRGGBB",
+                   help="colour the white area of MASK towards #RRGGBB (repeatable; the mask is resized to each photo)")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose output already exists (resume)")
     p.add_argument("--working-size", type=int, default=512, help="longest side the network sees (default 512)")
     p.add_argument("--chroma-gain", type=float, default=1.0, help="colour strength (default 1.0)")
@@ -51,6 +53,20 @@ def run_colorize(args: argparse.Namespace) -> int:
     if args.samples < 0:
         print("colorizer: --samples must be 0 or more", file=sys.stderr)
         return 2
+    hints = []
+    try:
+        from colorizer.energy import Hint
+        from colorizer.imageio import ImageReadError, load_rgb
+        hints = [Hint.from_spec(spec) for spec in args.hint]
+        if args.reference is not None:
+            load_rgb(args.reference)
+    except ValueError as exc:  # ImageReadError is a ValueError
+        prefix = "cannot read the --reference image: " if isinstance(exc, ImageReadError) else ""
+        print(f"colorizer: {prefix}{exc}", file=sys.stderr)
+        return 2
+    if args.match_strength < 0:
+        print("colorizer: --match-strength must be 0 or more", file=sys.stderr)
+        return 2
     try:
         colorizer = Colorizer.load(args.weights, device=args.device, working_size=args.working_size)
     except WeightsError as exc:
@@ -59,7 +75,7 @@ def run_colorize(args: argparse.Namespace) -> int:
     settings = RenderSettings(chroma_gain=args.chroma_gain, temperature=args.temperature, fading_eta=args.fading)
     options = ColorizeOptions(settings=settings, uncertainty=args.uncertainty, reference=args.reference,
                               match_strength=args.match_strength, samples=args.samples, seed=args.seed,
-                              skip_existing=args.skip_existing, output_format=args.format)
+                              hints=hints, skip_existing=args.skip_existing, output_format=args.format)
     jobs, problems = collect_jobs(args.inputs, args.output, args.format)
     for result in problems:
         report_result(result, args.json)
@@ -67,9 +83,12 @@ def run_colorize(args: argparse.Namespace) -> int:
     if len(jobs) > 1 and not args.quiet and not args.json:
         from tqdm import tqdm
         bar = tqdm(total=len(jobs), unit="photo", file=sys.stderr)
+    tracker = ProgressTracker(total=len(jobs))
 
     def progress(done: int, total: int, result: FileResult) -> None:
+        tracker.update(result)
         if bar is not None:
+            bar.set_postfix_str(tracker.eta_text(), refresh=False)
             bar.update(1)
             if not result.ok:
                 bar.write(f"error: {result.error}", file=sys.stderr)
@@ -85,6 +104,7 @@ def run_colorize(args: argparse.Namespace) -> int:
         return 130
     if bar is not None:
         bar.close()
+        print(f"colorizer: {report.summary()}", file=sys.stderr)
     failures = report.failures + problems
     if failures:
         print(f"colorizer: {len(failures)} of {len(jobs) + len(problems)} inputs failed:", file=sys.stderr)
@@ -107,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_colorize_command(sub)
+    from colorizer.bench import add_bench_command
+
+    add_bench_command(sub)
     return parser
 
 

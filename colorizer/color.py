@@ -70,14 +70,24 @@ def compose_with_luma(lightness: np.ndarray, offset: np.ndarray) -> np.ndarray:
     The offset is scaled (never rotated) just enough that every channel stays in [0, 1]; its luma
     is removed first, so the result's luma equals ``lightness`` up to float rounding.
     """
-    lum = lightness.astype(np.float32, copy=False)[..., None]
-    d = offset.astype(np.float32, copy=False)
-    d = d - luma(d)[..., None]
+    lum = lightness.astype(np.float32, copy=False)
+    d = np.array(offset, dtype=np.float32, copy=True)
+    d -= luma(d)[..., None]
+    # Largest scale <= 1 keeping every channel in gamut: room / |d| per channel (room = 1 - L for
+    # d > 0, L for d < 0); channel by channel on 2-D planes, which is much faster than reducing
+    # over a length-3 last axis. fmin ignores the NaN of 0 / 0.
+    scale = np.ones(lum.shape, np.float32)
+    headroom = 1.0 - lum
     with np.errstate(divide="ignore", invalid="ignore"):
-        up = np.where(d > 1e-9, (1.0 - lum) / d, np.inf)
-        down = np.where(d < -1e-9, -lum / d, np.inf)
-    scale = np.minimum(1.0, np.minimum(up, down).min(axis=-1, keepdims=True))
-    return np.clip(lum + d * np.maximum(scale, 0.0), 0.0, 1.0)
+        for c in range(3):
+            dc = d[..., c]
+            room = np.where(dc > 0, headroom, lum)
+            np.divide(room, np.abs(dc), out=room)
+            np.fmin(scale, room, out=scale)
+    np.maximum(scale, 0.0, out=scale)
+    d *= scale[..., None]
+    d += lum[..., None]
+    return np.clip(d, 0.0, 1.0, out=d)
 
 
 def hue_chroma_to_rgb(hue: np.ndarray, chroma: np.ndarray, lightness: np.ndarray) -> np.ndarray:

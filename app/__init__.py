@@ -1,0 +1,1 @@
+"""The desktop application (PySide6): a thin shell over :mod:`colorizer`'s public API."""

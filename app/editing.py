@@ -1,0 +1,164 @@
+"""The editable state of one photo and how it turns into a render (no Qt here).
+
+``EditState`` is an immutable snapshot of every user adjustment (sliders, adopted sample,
+reference transfer, region hints); undo/redo swaps snapshots. ``render_state`` turns a cached
+``Prediction`` plus a state into a ``RenderResult`` through the public colouriser API, at any
+resolution (previews reuse the prediction with a downscaled lightness plane).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from colorizer.pipeline import Colorizer, Prediction, RenderResult, RenderSettings
+
+
+@dataclass(frozen=True, eq=False)
+class Hint:
+    """A brushed region and the colour it should take.
+
+    ``strokes``: polylines in normalised image coordinates (x, y in [0, 1]); ``radius``: brush
+    radius as a fraction of the image's longest side; ``color``: 8-bit RGB.
+    """
+
+    strokes: tuple[tuple[tuple[float, float], ...], ...]
+    radius: float
+    color: tuple[int, int, int]
+    name: str = "hint"
+
+    def mask(self, shape: tuple[int, int]) -> np.ndarray:
+        """Rasterise the strokes into a boolean (h, w) mask."""
+        h, w = shape
+        out = np.zeros((h, w), np.uint8)
+        r = max(1, int(round(self.radius * max(h, w))))
+        for stroke in self.strokes:
+            pts = np.array([[x * (w - 1), y * (h - 1)] for x, y in stroke], np.int32).reshape(-1, 1, 2)
+            if len(pts) == 1:
+                cv2.circle(out, tuple(int(v) for v in pts[0, 0]), r, 1, -1)
+            else:
+                cv2.polylines(out, [pts], False, 1, thickness=2 * r, lineType=cv2.LINE_8)
+                for p in pts[[0, -1], 0]:
+                    cv2.circle(out, (int(p[0]), int(p[1])), r, 1, -1)
+        return out.astype(bool)
+
+
+@dataclass(frozen=True)
+class SampleChoice:
+    """An adopted alternative colourisation drawn by the energy module's sampler."""
+
+    seed: int
+    index: int
+    count: int
+    strength: float
+
+
+@dataclass(frozen=True)
+class EditState:
+    """Every adjustment of one photo; immutable, so undo/redo can keep snapshots."""
+
+    settings: RenderSettings = field(default_factory=RenderSettings)
+    reference: str | None = None
+    match_strength: float = 1.0
+    quantile: bool = False
+    hints: tuple[Hint, ...] = ()
+    sample: SampleChoice | None = None
+
+    def replace(self, **changes: Any) -> "EditState":
+        return dataclasses.replace(self, **changes)
+
+
+def preview_prediction(prediction: Prediction, max_side: int) -> Prediction:
+    """A copy of ``prediction`` whose full-resolution lightness is downscaled (cheap renders)."""
+    h, w = prediction.size
+    scale = min(1.0, max_side / max(h, w))
+    if scale >= 1.0:
+        return prediction
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = cv2.resize(prediction.lightness, (nw, nh), interpolation=cv2.INTER_AREA)
+    return dataclasses.replace(prediction, lightness=small)
+
+
+# ----- energy (reference transfer, samples, hints) -----------------------------------------------
+def energy_module():
+    """``colorizer.energy`` when it is installed in this build, else None."""
+    try:
+        return importlib.import_module("colorizer.energy")
+    except ImportError:
+        return None
+
+
+def energy_available() -> bool:
+    return energy_module() is not None
+
+
+class BiasCache:
+    """Per-photo cache of fitted biases (reference targets, fits), shared by worker threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[Any, Any] = {}
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            if len(self._items) > 64:
+                self._items.clear()
+            self._items[key] = value
+
+
+def fallback_samples(settings: RenderSettings, n: int, seed: int, strength: float = 2.0) -> list[RenderSettings]:
+    """Alternative colourisations without the energy module: resampling biases along hue directions.
+
+    Sample ``i`` pushes hue towards direction ``phi_i`` (evenly spread, randomly rotated by the seed):
+    uncertain pixels move, confident ones stay.
+    """
+    rng = np.random.default_rng(seed)
+    offset = float(rng.random())
+    return [settings.replace(hue_bias=strength, hue_direction=(offset + i / max(n, 1)) % 1.0) for i in range(n)]
+
+
+def render_state(colorizer: Colorizer, prediction: Prediction, state: EditState,
+                 cache: BiasCache | None = None, max_side: int | None = None) -> RenderResult:
+    """Render ``state`` from the cached prediction; ``max_side`` bounds the output for previews."""
+    from app import energy_bridge
+
+    display = preview_prediction(prediction, max_side) if max_side else prediction
+    return energy_bridge.render(colorizer, prediction, display, state, cache)
+
+
+def mean_histograms(result: RenderResult) -> list[np.ndarray]:
+    """The image's current colour histograms: mean posterior over pixels, per channel."""
+    return [p.reshape(-1, p.shape[-1]).mean(axis=0) for p in result.probs]
+
+
+def reference_histograms(path: str | Path, bins: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hue (chroma-weighted) and chroma histograms of a colour photo, plus a small RGB thumbnail."""
+    from colorizer.color import rgb_to_hue_chroma
+    from colorizer.imageio import load_rgb
+
+    rgb = load_rgb(path)
+    small = cv2.resize(rgb, fit_wh(rgb.shape[:2], 256), interpolation=cv2.INTER_AREA)
+    hue, chroma = rgb_to_hue_chroma(small)
+    hh, _ = np.histogram(hue, bins=bins, range=(0.0, 1.0), weights=chroma)
+    ch, _ = np.histogram(chroma, bins=bins, range=(0.0, 1.0))
+    thumb = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
+    return hh / max(hh.sum(), 1e-8), ch / max(ch.sum(), 1e-8), thumb
+
+
+def fit_wh(shape: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """cv2-style (w, h) for ``shape`` scaled so its longest side is at most ``max_side``."""
+    h, w = shape
+    s = min(1.0, max_side / max(h, w))
+    return max(1, int(math.floor(w * s + 0.5))), max(1, int(math.floor(h * s + 0.5)))

@@ -1,0 +1,50 @@
+"""Conversions between numpy arrays and QImage, and size helpers (safe to call in worker threads)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PySide6.QtGui import QImage
+
+
+def rgb8_to_qimage(rgb: np.ndarray) -> QImage:
+    """(H, W, 3) uint8 -> a QImage that owns its pixels."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+
+
+def gray8_to_qimage(gray: np.ndarray) -> QImage:
+    """(H, W) uint8 -> Grayscale8 QImage that owns its pixels."""
+    gray = np.ascontiguousarray(gray)
+    h, w = gray.shape[:2]
+    return QImage(gray.data, w, h, w, QImage.Format_Grayscale8).copy()
+
+
+def lightness_to_qimage(lightness: np.ndarray) -> QImage:
+    """(H, W) float lightness in [0, 1] -> gray QImage."""
+    return gray8_to_qimage(np.clip(lightness * 255.0 + 0.5, 0, 255).astype(np.uint8))
+
+
+def fit_shape(h: int, w: int, max_side: int) -> tuple[int, int]:
+    """(h, w) scaled down so the longest side is at most ``max_side`` (never up)."""
+    scale = min(1.0, max_side / max(h, w))
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def downscale(img: np.ndarray, max_side: int) -> np.ndarray:
+    """Area-downscale an (H, W[, C]) array so its longest side is at most ``max_side``."""
+    h, w = img.shape[:2]
+    nh, nw = fit_shape(h, w, max_side)
+    if (nh, nw) == (h, w):
+        return img
+    return cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
+
+
+def qimage_to_rgb8(image: QImage) -> np.ndarray:
+    """QImage -> (H, W, 3) uint8 copy (for tests and exports)."""
+    image = image.convertToFormat(QImage.Format_RGB888)
+    w, h = image.width(), image.height()
+    ptr = image.constBits()
+    arr = np.frombuffer(ptr, np.uint8, count=image.bytesPerLine() * h).reshape(h, image.bytesPerLine())
+    return arr[:, : 3 * w].reshape(h, w, 3).copy()

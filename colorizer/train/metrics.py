@@ -1,0 +1,209 @@
+"""Evaluation: colourise the gray (luma) version of colour photos and compare with the truth.
+
+Metrics (each also for the "no colourisation" baseline, i.e. the gray input itself):
+- ``psnr``: PSNR in RGB ([0, 1] scale), per image, arithmetic mean over images.
+- ``ab_rmse``: RMSE of (a, b) in CIELAB units, pooled over all pixels of all images.
+- ``auc``: area under the cumulative per-pixel ab-error curve for thresholds 0..150 (step 1),
+  pooled over all pixels, normalised to [0, 1] (1 = every pixel exact).
+- ``colorfulness_ratio``: Hasler & Suesstrunk colourfulness of the result over that of the truth,
+  mean over images whose truth is not itself colourless.
+- ``left_gray``: share of results whose mean chroma (max - min of RGB, in [0, 1]) is below
+  ``GRAY_CHROMA`` = 0.02 (about 5 levels of 255): the picture looks black-and-white.
+- ``seconds_per_image`` and ``peak_memory_mb`` (process peak RSS; on CUDA, peak allocated GPU memory).
+Images with an alpha mask are scored on their opaque pixels only.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from colorizer.bins import BinScheme
+from colorizer.color import luma, rgb_to_hue_chroma, rgb_to_lab
+from colorizer.train.data import load_color_image
+
+AUC_MAX = 150
+GRAY_CHROMA = 0.02
+
+
+def psnr(result: np.ndarray, truth: np.ndarray) -> float:
+    """PSNR in dB of RGB arrays in [0, 1] (capped at 100 dB for identical images)."""
+    mse = float(np.mean((result.astype(np.float64) - truth.astype(np.float64)) ** 2))
+    return 100.0 if mse <= 1e-10 else 10.0 * float(np.log10(1.0 / mse))
+
+
+def ab_errors(result: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per-pixel Euclidean (a, b) error in CIELAB units (flattened)."""
+    a = rgb_to_lab(result.reshape(-1, 1, 3))[:, 0, 1:]
+    b = rgb_to_lab(truth.reshape(-1, 1, 3))[:, 0, 1:]
+    return np.sqrt(((a.astype(np.float64) - b) ** 2).sum(-1))
+
+
+def colorfulness(rgb: np.ndarray) -> float:
+    """Hasler & Suesstrunk (2003) colourfulness on a 0..255 scale of (..., 3) RGB in [0, 1]."""
+    x = rgb.reshape(-1, 3).astype(np.float64) * 255.0
+    rg = x[:, 0] - x[:, 1]
+    yb = 0.5 * (x[:, 0] + x[:, 1]) - x[:, 2]
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def is_left_gray(rgb: np.ndarray) -> bool:
+    """A result counts as left gray when its mean chroma is below ``GRAY_CHROMA``."""
+    return float(rgb_to_hue_chroma(rgb.reshape(-1, 1, 3))[1].mean()) < GRAY_CHROMA
+
+
+@dataclass
+class MetricAccumulator:
+    """Running sums for one method (model or gray baseline)."""
+
+    psnrs: list[float] = field(default_factory=list)
+    sq_sum: float = 0.0
+    pixels: int = 0
+    err_hist: np.ndarray = field(default_factory=lambda: np.zeros(AUC_MAX + 2, np.int64))
+    ratios: list[float] = field(default_factory=list)
+    grays: int = 0
+    images: int = 0
+
+    def add(self, result: np.ndarray, truth: np.ndarray) -> dict:
+        """Score one image (already restricted to valid pixels, (N, 3) or (H, W, 3)); returns its figures."""
+        p = psnr(result, truth)
+        err = ab_errors(result, truth)
+        self.psnrs.append(p)
+        self.sq_sum += float((err ** 2).sum())
+        self.pixels += err.size
+        self.err_hist += np.bincount(np.minimum(np.ceil(err).astype(np.int64), AUC_MAX + 1), minlength=AUC_MAX + 2)
+        ct = colorfulness(truth)
+        ratio = colorfulness(result) / ct if ct > 1e-6 else None
+        if ratio is not None:
+            self.ratios.append(ratio)
+        gray = is_left_gray(result)
+        self.grays += int(gray)
+        self.images += 1
+        return {"psnr": round(p, 3), "ab_rmse": round(float(np.sqrt((err ** 2).mean())), 3),
+                "colorfulness_ratio": None if ratio is None else round(ratio, 3), "left_gray": gray}
+
+    def summary(self) -> dict:
+        cum = np.cumsum(self.err_hist)[: AUC_MAX + 1] / max(self.pixels, 1)  # share with error <= t, t = 0..150
+        return {
+            "psnr": round(float(np.mean(self.psnrs)), 3) if self.psnrs else None,
+            "ab_rmse": round(float(np.sqrt(self.sq_sum / max(self.pixels, 1))), 3),
+            "auc": round(float(cum.mean()), 4),
+            "colorfulness_ratio": round(float(np.mean(self.ratios)), 3) if self.ratios else None,
+            "left_gray": round(self.grays / max(self.images, 1), 3),
+        }
+
+
+def peak_memory_mb(device: str) -> float:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return round(torch.cuda.max_memory_allocated() / 2 ** 20, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+
+
+def evaluate(colorizer, paths: list[Path], settings=None, contact_sheet: str | Path | None = None,
+             reference_from_gt: bool = False, progress: bool = False) -> dict:
+    """Colourise the luma of each photo with ``colorizer`` (a pipeline.Colorizer) and score it.
+
+    Returns ``{"images", "model": {...}, "gray": {...}, "per_image": [...]}``.
+    """
+    from tqdm import tqdm
+
+    reference_fn = reference_hook() if reference_from_gt else None
+    model_acc, gray_acc = MetricAccumulator(), MetricAccumulator()
+    rows, per_image, seconds = [], [], 0.0
+    for path in tqdm(paths, desc="evaluating", unit="img", disable=not progress):
+        truth, mask = load_color_image(path)
+        lightness = luma(truth).astype(np.float32)
+        t0 = time.perf_counter()
+        pred = colorizer.predict(lightness)
+        if reference_fn is not None:
+            res = reference_fn(colorizer, pred, truth, settings)
+        else:
+            res = colorizer.render(pred, settings)
+        seconds += time.perf_counter() - t0
+        gray = np.repeat(lightness[..., None], 3, axis=-1)
+        sel = (slice(None),) if mask is None else (mask,)
+        entry = {"file": str(path), "model": model_acc.add(res.rgb[sel], truth[sel]),
+                 "gray": gray_acc.add(gray[sel], truth[sel])}
+        per_image.append(entry)
+        if contact_sheet is not None:
+            rows.append(contact_row(gray, res.rgb, truth, res.uncertainty))
+    n = max(len(per_image), 1)
+    out = {"images": len(per_image), "model": model_acc.summary(), "gray": gray_acc.summary(), "per_image": per_image}
+    out["model"]["seconds_per_image"] = round(seconds / n, 3)
+    out["model"]["peak_memory_mb"] = peak_memory_mb(str(colorizer.device))
+    if contact_sheet is not None and rows:
+        write_contact_sheet(rows, contact_sheet)
+        out["contact_sheet"] = str(contact_sheet)
+    return out
+
+
+def reference_hook():
+    """The ``--reference-from-gt`` renderer, provided by ``colorizer.energy`` once it exists."""
+    try:
+        from colorizer import energy  # noqa: F401  (written by the energy issue)
+    except ImportError as exc:
+        raise NotImplementedError("--reference-from-gt is not available yet: colorizer.energy is missing") from exc
+    fn = getattr(energy, "render_with_reference", None)
+    if fn is None:
+        raise NotImplementedError("--reference-from-gt is not available yet: colorizer.energy has no "
+                                  "render_with_reference(colorizer, prediction, reference_rgb, settings)")
+    return fn
+
+
+def evaluate_model(model, scheme: BinScheme, paths: list[Path], device: str = "cpu", **kwargs) -> dict:
+    """``evaluate`` for an in-memory model (used by the trainer for its final validation figures)."""
+    from colorizer.pipeline import Colorizer
+    from colorizer.weights import LoadedWeights
+
+    return evaluate(Colorizer(LoadedWeights(model=model, scheme=scheme), device=device), paths, **kwargs)
+
+
+# ----- contact sheet ---------------------------------------------------------------------------------
+def contact_row(gray: np.ndarray, result: np.ndarray, truth: np.ndarray, uncertainty: np.ndarray,
+                height: int = 192) -> np.ndarray:
+    """input | result | truth | uncertainty, side by side, uint8 RGB, ``height`` rows."""
+    h, w = gray.shape[:2]
+    tw = max(1, round(w * height / h))
+    unc = cv2.applyColorMap((np.clip(uncertainty, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[..., ::-1]
+    tiles = [gray, result, truth, unc.astype(np.float32) / 255.0]
+    tiles = [cv2.resize(np.clip(t, 0, 1).astype(np.float32), (tw, height), interpolation=cv2.INTER_AREA) for t in tiles]
+    sep = np.ones((height, 4, 3), np.float32)
+    parts = []
+    for t in tiles:
+        parts += [t, sep]
+    return (np.concatenate(parts[:-1], axis=1) * 255 + 0.5).astype(np.uint8)
+
+
+def write_contact_sheet(rows: list[np.ndarray], path: str | Path) -> None:
+    """Stack rows (padded to the widest) with a white gap and write a PNG."""
+    width = max(r.shape[1] for r in rows)
+    padded = []
+    for r in rows:
+        pad = np.full((r.shape[0], width - r.shape[1], 3), 255, np.uint8)
+        padded += [np.concatenate([r, pad], axis=1), np.full((4, width, 3), 255, np.uint8)]
+    sheet = np.concatenate(padded[:-1], axis=0)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), sheet[..., ::-1]):
+        raise OSError(f"{path}: cannot write the contact sheet")
+
+
+def format_table(result: dict) -> str:
+    """A readable table: one row per metric, model beside the gray baseline."""
+    keys = [("psnr", "PSNR (dB, higher better)"), ("ab_rmse", "ab RMSE (lower better)"), ("auc", "AuC 0..150 (higher better)"),
+            ("colorfulness_ratio", "colourfulness ratio (1 = truth)"), ("left_gray", "share left gray")]
+    lines = [f"{result['images']} images", f"{'metric':34s} {'model':>10s} {'gray':>10s}"]
+    for k, label in keys:
+        m, g = result["model"].get(k), result["gray"].get(k)
+        fm = "-" if m is None else f"{m:10.3f}"
+        fg = "-" if g is None else f"{g:10.3f}"
+        lines.append(f"{label:34s} {fm:>10s} {fg:>10s}")
+    lines.append(f"{'seconds per image':34s} {result['model']['seconds_per_image']:10.3f}")
+    lines.append(f"{'peak memory (MB)':34s} {result['model']['peak_memory_mb']:10.1f}")
+    return "\n".join(lines)
