@@ -45,6 +45,7 @@ class ColorizeOptions:
     settings: RenderSettings = field(default_factory=RenderSettings)
     uncertainty: bool = False
     reference: Path | None = None
+    reference_method: str = "energy"
     match_strength: float = 1.0
     samples: int = 0
     seed: int = 0
@@ -210,7 +211,7 @@ def render_outputs(colorizer: Colorizer, prediction: Prediction, options: Colori
     from colorizer import energy
     from colorizer.imageio import ImageReadError, load_rgb
 
-    method = getattr(options, "reference_method", "energy")
+    method = options.reference_method
     biases: list = [None] * len(prediction.log_probs)
     reference_rgb = None
     if options.reference is not None:

@@ -34,6 +34,9 @@ def add_colorize_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", metavar="IMG", type=Path, help="pull colours towards this photo's palette")
     p.add_argument("--match-strength", type=float, default=1.0, metavar="LAMBDA",
                    help="strength of the reference match (default 1.0)")
+    p.add_argument("--reference-method", choices=("energy", "quantile"), default="energy",
+                   help="energy: histogram transfer on the predicted histograms (default); "
+                        "quantile: lightness-normalised quantile matching")
     p.add_argument("--samples", type=int, default=0, metavar="N", help="also write N alternative colourisations <stem>_sK.png")
     p.add_argument("--seed", type=int, default=0, help="random seed for --samples")
     p.add_argument("--hint", action="append", default=[], metavar="MASK.png:#RRGGBB",
@@ -74,6 +77,7 @@ def run_colorize(args: argparse.Namespace) -> int:
         return 2
     settings = RenderSettings(chroma_gain=args.chroma_gain, temperature=args.temperature, fading_eta=args.fading)
     options = ColorizeOptions(settings=settings, uncertainty=args.uncertainty, reference=args.reference,
+                              reference_method=args.reference_method,
                               match_strength=args.match_strength, samples=args.samples, seed=args.seed,
                               hints=hints, skip_existing=args.skip_existing, output_format=args.format)
     jobs, problems = collect_jobs(args.inputs, args.output, args.format)
@@ -128,7 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_colorize_command(sub)
     from colorizer.bench import add_bench_command
+    from colorizer.train.commands import add_eval_command, add_train_command
 
+    add_train_command(sub)
+    add_eval_command(sub)
     add_bench_command(sub)
     return parser
 

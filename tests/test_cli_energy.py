@@ -55,7 +55,7 @@ def test_reference_and_hint(tiny_weights: Path, photo: Path, tmp_path: Path) -> 
     gray = np.asarray(Image.open(photo), np.float32)
     result = np.asarray(Image.open(out / "photo.png"), np.float32)
     luma = result @ np.array([0.299, 0.587, 0.114], np.float32)
-    assert np.abs(luma - gray).max() <= 2.0
+    assert np.abs(luma - gray).max() <= 0.51
 
 
 def test_bad_reference_and_hint_are_named(tiny_weights: Path, photo: Path, tmp_path: Path,
@@ -68,3 +68,14 @@ def test_bad_reference_and_hint_are_named(tiny_weights: Path, photo: Path, tmp_p
     assert run(tiny_weights, str(photo), "-o", str(out), "--hint", f"{tmp_path / 'gone.png'}:#00ff00") == 2
     assert "gone.png" in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_reference_method_quantile_pulls_towards_reference_palette(tiny_weights: Path, photo: Path, tmp_path: Path) -> None:
+    ref = tmp_path / "ref.png"
+    Image.fromarray(np.full((16, 16, 3), (40, 90, 230), np.uint8)).save(ref)
+    out = tmp_path / "out"
+    assert run(tiny_weights, str(photo), "-o", str(out), "--reference", str(ref), "--reference-method", "quantile") == 0
+    result = np.asarray(Image.open(out / "photo.png"), np.float32)
+    gray = np.asarray(Image.open(photo), np.float32)
+    assert np.abs(result @ np.array([0.299, 0.587, 0.114], np.float32) - gray).max() <= 0.51
+    assert (result[..., 2] - result[..., 0]).mean() > 5  # bluish, like the reference
