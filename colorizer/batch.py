@@ -15,7 +15,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from PIL import Image
 
@@ -201,7 +201,7 @@ def variant_path(output: Path, suffix: str) -> Path:
     return output.with_name(f"{output.stem}{suffix}{output.suffix}")
 
 
-def render_outputs(colorizer: Colorizer, prediction: Prediction, options: ColorizeOptions) -> list[tuple[str, RenderResult]]:
+def render_outputs(colorizer: Colorizer, prediction: Prediction, options: ColorizeOptions) -> Iterator[tuple[str, RenderResult]]:
     """The renders to write for one photo: ``("", main)`` and, with samples, ``("_s1", ...)`` ...
 
     ``reference`` (a path or an RGB array) pulls the palette by energy minimisation (or by quantile
@@ -227,10 +227,11 @@ def render_outputs(colorizer: Colorizer, prediction: Prediction, options: Colori
     main = colorizer.render(prediction, options.settings, biases)
     if reference_rgb is not None and method == "quantile":
         main = energy.quantile_transfer(main, reference_rgb, options.match_strength)
-    outputs = [("", main)]
-    samples = energy.render_samples(prediction, options.samples, options.seed, options.settings, base=biases)
-    outputs.extend((f"_s{i + 1}", r) for i, r in enumerate(samples))
-    return outputs
+    yield "", main
+    del main
+    samples = energy.iter_samples(prediction, options.samples, options.seed, options.settings, base=biases)
+    for i, render in enumerate(samples):
+        yield f"_s{i + 1}", render
 
 
 def _error_text(job: Job, exc: BaseException) -> str:

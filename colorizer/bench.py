@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -46,22 +47,38 @@ class BenchConfig:
     memory_size: tuple[int, int] | None = (3000, 4000)
 
 
+class Samples(list):
+    """Wall-clock seconds, with the process CPU seconds of each run in ``cpu``."""
+
+    cpu: list[float]
+
+
 def stats(samples: list[float]) -> dict:
-    """Median and spread (IQR, min, max) in seconds."""
+    """Median and spread (IQR, min, max) in seconds; ``cpu_median_s`` (all threads) when known.
+
+    On a busy machine wall-clock times spread widely; CPU time is steadier (with T threads busy,
+    wall ~ cpu / T on an idle machine).
+    """
     xs = sorted(samples)
     q = np.percentile(xs, [25, 75]) if len(xs) > 1 else (xs[0], xs[0])
-    return {"median_s": round(statistics.median(xs), 5), "iqr_s": round(float(q[1] - q[0]), 5),
-            "min_s": round(xs[0], 5), "max_s": round(xs[-1], 5), "n": len(xs)}
+    out = {"median_s": round(statistics.median(xs), 5), "iqr_s": round(float(q[1] - q[0]), 5),
+           "min_s": round(xs[0], 5), "max_s": round(xs[-1], 5), "n": len(xs)}
+    cpu = getattr(samples, "cpu", None)
+    if cpu:
+        out["cpu_median_s"] = round(statistics.median(cpu), 5)
+    return out
 
 
-def timed(fn: Callable[[], object], repeats: int, warmup: int = 1) -> list[float]:
+def timed(fn: Callable[[], object], repeats: int, warmup: int = 1) -> Samples:
     for _ in range(warmup):
         fn()
-    out = []
+    out = Samples()
+    out.cpu = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fn()
         out.append(time.perf_counter() - start)
+        out.cpu.append(time.process_time() - cpu)
     return out
 
 
@@ -202,7 +219,7 @@ def bench_batch(colorizer: Colorizer, count: int, shape: tuple[int, int], workdi
 def memory_child(weights: str | None, device: str, working_size: int, src: Path) -> dict:
     """In a fresh process: ``src`` -> colourised PNG (the ``colorize`` path); peak resident memory.
 
-    ``peak_rss_mb`` is the process's peak (ru_maxrss: interpreter, torch, model and the photo);
+    ``peak_rss_mb`` is the process's peak (interpreter, torch, model and the photo);
     on Linux ``photo_peak_rss_mb`` is the peak while the photo was processed (VmHWM reset after
     the model was loaded), which is what a long batch run sees per photo.
     """
@@ -226,6 +243,11 @@ def memory_child(weights: str | None, device: str, working_size: int, src: Path)
 
 
 def _peak_mb() -> float:
+    """Peak resident memory of this process: VmHWM on Linux (ru_maxrss there can report the
+    parent's peak after fork + exec), else ru_maxrss."""
+    hwm = _vm_hwm_mb()
+    if hwm is not None:
+        return hwm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
@@ -272,6 +294,7 @@ def run_benchmarks(config: BenchConfig) -> dict:
     sizes = config.sizes or DEFAULT_SIZES
     out: dict = {"machine": {"platform": platform.platform(), "python": platform.python_version(),
                              "torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
+                             "cpu_count": os.cpu_count(), "load_average_1min": _load_average(),
                              "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -291,8 +314,16 @@ def run_benchmarks(config: BenchConfig) -> dict:
         out["batch"] = throughput
     if config.memory_size:
         out["memory"] = bench_memory(config, out["device"])
+    out["machine"]["load_average_1min_end"] = _load_average()
     out["targets"] = check_targets(out)
     return out
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def check_targets(result: dict) -> dict:

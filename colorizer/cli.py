@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from colorizer import __version__
+from colorizer.imageio import DEFAULT_MAX_PIXELS
 from colorizer.batch import OUTPUT_FORMATS, ColorizeOptions, FileResult, ProgressTracker, collect_jobs, run_batch
 from colorizer.pipeline import Colorizer, RenderSettings
 from colorizer.weights import WeightsError
@@ -43,6 +44,12 @@ def add_colorize_command(subparsers: argparse._SubParsersAction) -> None:
                    help="colour the white area of MASK towards #RRGGBB (repeatable; the mask is resized to each photo)")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose output already exists (resume)")
     p.add_argument("--working-size", type=int, default=512, help="longest side the network sees (default 512)")
+    p.add_argument("--batch-size", type=int, default=0, metavar="N",
+                   help="photos per network pass (default: 16 on CUDA, 1 on the CPU)")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help=f"refuse images with more pixels, e.g. decompression bombs (default {DEFAULT_MAX_PIXELS:,})")
+    p.add_argument("--8bit", dest="keep_16bit", action="store_false",
+                   help="write 8-bit PNGs even for 16-bit inputs")
     p.add_argument("--chroma-gain", type=float, default=1.0, help="colour strength (default 1.0)")
     p.add_argument("--temperature", type=float, default=1.0, help="annealing temperature of the histograms (default 1.0)")
     p.add_argument("--fading", type=float, default=RenderSettings.fading_eta,
@@ -79,7 +86,8 @@ def run_colorize(args: argparse.Namespace) -> int:
     options = ColorizeOptions(settings=settings, uncertainty=args.uncertainty, reference=args.reference,
                               reference_method=args.reference_method,
                               match_strength=args.match_strength, samples=args.samples, seed=args.seed,
-                              hints=hints, skip_existing=args.skip_existing, output_format=args.format)
+                              hints=hints, skip_existing=args.skip_existing, output_format=args.format,
+                              batch_size=args.batch_size, max_pixels=args.max_pixels, keep_16bit=args.keep_16bit)
     jobs, problems = collect_jobs(args.inputs, args.output, args.format)
     for result in problems:
         report_result(result, args.json)

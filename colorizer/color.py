@@ -11,6 +11,8 @@ keeps that lightness, and scaling ``d`` scales chroma (``max - min``) without ch
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from skimage import color as skcolor
 
@@ -106,8 +108,10 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    """sRGB in [0, 1] of CIELAB (D65); out-of-gamut values are clipped."""
-    return np.clip(skcolor.lab2rgb(lab.astype(np.float64)), 0.0, 1.0).astype(np.float32)
+    """sRGB in [0, 1] of CIELAB (D65); out-of-gamut values are clipped (silently: that is expected)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*negative Z values.*")
+        return np.clip(skcolor.lab2rgb(lab.astype(np.float64)), 0.0, 1.0).astype(np.float32)
 
 
 def lightness_to_lab_l(lightness: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -576,15 +576,20 @@ def render_samples(prediction: Prediction, n: int, seed: int = 0, settings: Rend
                    base: Sequence[np.ndarray | None] | None = None,
                    sample_settings: SampleSettings | None = None) -> list[RenderResult]:
     """``n`` plausible colourisations: uncertain pixels follow the set biases, confident ones stay."""
+    return list(iter_samples(prediction, n, seed, settings, base, sample_settings))
+
+
+def iter_samples(prediction: Prediction, n: int, seed: int = 0, settings: RenderSettings | None = None,
+                 base: Sequence[np.ndarray | None] | None = None,
+                 sample_settings: SampleSettings | None = None) -> Iterator[RenderResult]:
+    """Like :func:`render_samples`, one render at a time (keeps memory bounded for large photos)."""
     ss = sample_settings or SampleSettings()
     settings = settings or RenderSettings()
     settings = settings.replace(fading_eta=min(settings.fading_eta, ss.fading_eta))
-    out = []
     for draw in draw_samples(n, seed, ss):
         biases = add_biases(base, sample_bias(prediction.scheme, draw))
         probs = posterior(prediction, settings, biases)
-        out.append(render_quantile(prediction, probs, settings, draw.q))
-    return out
+        yield render_quantile(prediction, probs, settings, draw.q)
 
 
 def render_with_biases(colorizer: Colorizer | None, prediction: Prediction, biases: Sequence[np.ndarray | None] | None,

@@ -17,7 +17,7 @@ def write_gray(path, w, h, seed=0):
 def test_colorize_files_and_folders_writes_same_size_pngs(tiny_weights, tmp_path, capsys):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
-    a = write_gray(src / "a.jpg", 40, 30)
+    write_gray(src / "a.jpg", 40, 30)
     write_gray(src / "sub" / "b.png", 25, 35, seed=1)
     single = write_gray(tmp_path / "c.png", 16, 16, seed=2)
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.rglob("*.*")}
@@ -58,3 +58,12 @@ def test_colorize_with_broken_weights_gives_clear_error(tmp_path, capsys):
     code = main(["colorize", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--weights", str(weights)])
     assert code == 2
     assert "w.safetensors" in capsys.readouterr().err
+
+
+def test_max_pixels_option_refuses_large_images(tiny_weights, tmp_path, capsys):
+    write_gray(tmp_path / "big.png", 64, 64)
+    code = main(["colorize", str(tmp_path / "big.png"), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights),
+                 "--max-pixels", "1000", "-q"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "big.png" in err and "Traceback" not in err
