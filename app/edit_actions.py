@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtGui import QImage
 
-from colorizer.imageio import ImageReadError
 from colorizer.pipeline import RenderSettings
 
-from app import energy_bridge, jobs
+from app import jobs
 from app.document import Document, StateCommand
 from app.editing import EditState, Hint, SampleChoice, energy_available, fallback_samples
-from app.imaging import downscale, rgb8_to_qimage
+from app.workers import error_text
 
 
 class EditActionsMixin:
@@ -113,44 +112,52 @@ class EditActionsMixin:
 
     def adopt_sample(self, index: int) -> None:
         doc = self.doc
-        if doc is None or not (0 <= index < self.sample_count):
+        count = len(doc.samples) if doc is not None and doc.samples else self.sample_count
+        if doc is None or not (0 <= index < count):
             return
         if energy_available():
-            new = doc.state.replace(sample=SampleChoice(doc.sample_seed, index, self.sample_count, 1.0))
+            new = doc.state.replace(sample=SampleChoice(doc.sample_seed, index, count, 1.0))
         else:
-            s = fallback_samples(doc.state.settings, self.sample_count, doc.sample_seed)[index]
+            s = fallback_samples(doc.state.settings, count, doc.sample_seed)[index]
             new = doc.state.replace(settings=s)
         self.push_state(new, f"Adopt sample {index + 1}")
 
     # ----- reference and hints ------------------------------------------------------------------
     def set_reference(self, path: str | None) -> None:
+        """Use a colour photo's palette (read in the background), or clear it (None)."""
         doc = self.doc
         if doc is None:
             return
-        if path is not None:
-            try:
-                self._reference_thumb(path, strict=True)
-            except ImageReadError as exc:
-                self.show_error("Cannot use reference", f"This reference photo could not be read:\n\n{exc}")
-                return
-            self.store.set_folder("reference", str(Path(path).parent))
-            self.push_state(doc.state.replace(reference=str(path), sample=None), "Set reference")
-        else:
+        if path is None:
             self.push_state(doc.state.replace(reference=None), "Clear reference")
+            return
+        path = str(path)
 
-    def _reference_thumb(self, path: str, strict: bool = False) -> QImage | None:
-        cache = getattr(self, "_ref_thumbs", None)
+        def loaded(thumb: QImage) -> None:
+            self._ref_thumbs[path] = thumb
+            self.store.set_folder("reference", str(Path(path).parent))
+            if doc in self.docs:
+                self.push_state(doc.state.replace(reference=path, sample=None), "Set reference", doc)
+
+        def failed(exc: BaseException) -> None:
+            self.show_error("Cannot use reference", f"This reference photo could not be read:\n\n{error_text(exc)}")
+
+        if path in self._ref_thumbs:
+            loaded(self._ref_thumbs[path])
+        else:
+            self.runner.submit(jobs.reference_thumb_job, path, on_done=loaded, on_error=failed,
+                               label="Reading the reference")
+
+    @property
+    def _ref_thumbs(self) -> dict[str, QImage]:
+        cache = self.__dict__.get("_ref_thumb_cache")
         if cache is None:
-            cache = self._ref_thumbs = {}
-        if path not in cache:
-            try:
-                rgb = energy_bridge.reference_rgb(path)
-            except ImageReadError:
-                if strict:
-                    raise
-                return None
-            cache[path] = rgb8_to_qimage(np.clip(downscale(rgb, 240) * 255 + 0.5, 0, 255).astype(np.uint8))
-        return cache[path]
+            cache = self.__dict__["_ref_thumb_cache"] = {}
+        return cache
+
+    def _reference_thumb(self, path: str) -> QImage | None:
+        """The reference's thumbnail if it was read already (panels never read files themselves)."""
+        return self._ref_thumbs.get(path)
 
     def set_match_strength(self, strength: float) -> None:
         if self.doc is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
                                QListWidget, QListWidgetItem, QPushButton, QSlider, QVBoxLayout,
                                QWidget)
@@ -83,7 +83,7 @@ class EnergyPanel(QWidget):
 
         # hints ---------------------------------------------------------------------------------
         self.hint_group = QGroupBox("Region hints")
-        self.brush = QPushButton("Brush a region")
+        self.brush = QPushButton("Brush a region  (B)")
         self.brush.setObjectName("brush")
         self.brush.setCheckable(True)
         self.brush.setToolTip("Paint over an area in the view; it will take the chosen colour")
@@ -110,6 +110,9 @@ class EnergyPanel(QWidget):
         self.remove = QPushButton("Remove hint")
         self.remove.setObjectName("removeHint")
         self.remove.clicked.connect(self._remove)
+        self.remove.setToolTip("Remove the selected hint (Delete)")
+        delete = QShortcut(QKeySequence.Delete, self.hints, self._remove)
+        delete.setContext(Qt.WidgetShortcut)
         hint_layout = QVBoxLayout(self.hint_group)
         hint_layout.addLayout(brow)
         hint_layout.addLayout(srow2)

@@ -47,6 +47,12 @@ def original_full_job(loaded, preview_max: int) -> QImage | None:
     return lightness_to_qimage(loaded.lightness)
 
 
+def reference_thumb_job(path: str) -> QImage:
+    """Read a reference colour photo (raises ImageReadError) and return its thumbnail."""
+    rgb = energy_bridge.reference_rgb(path)
+    return rgb8_to_qimage(np.clip(downscale(rgb, 240) * 255 + 0.5, 0, 255).astype(np.uint8))
+
+
 def thumb_job(path: Path) -> QImage | None:
     """A small gray thumbnail straight from the file (Qt's reader scales while decoding)."""
     reader = QImageReader(str(path))

@@ -27,6 +27,7 @@ from app.adjust_panel import AdjustPanel
 from app.batch_dialog import BatchDialog
 from app.document import Document
 from app.edit_actions import EditActionsMixin
+from app.gc_guard import ensure_gui_gc
 from app.editing import EditState
 from app.energy_panel import EnergyPanel
 from app.samples_panel import SamplesPanel
@@ -66,6 +67,7 @@ class MainWindow(EditActionsMixin, QMainWindow):
                  colorizer_factory: ColorizerFactory | None = None, store: SettingsStore | None = None,
                  preview_max: int = 1600, interactive: bool = True) -> None:
         super().__init__()
+        ensure_gui_gc()  # cyclic GC only in this thread (worker threads must never free Qt objects)
         self.setWindowTitle("Colorizer")
         self.setAcceptDrops(True)
         self.store = store or SettingsStore()
@@ -222,6 +224,13 @@ class MainWindow(EditActionsMixin, QMainWindow):
         m.addAction(self.act_redo)
         m.addSeparator()
         m.addAction(self.act_reset)
+        m.addSeparator()
+        self.act_brush = self._action("&Brush a region hint", lambda: self._toggle_brush(), "B",
+                                      "Paint a region that should take the chosen colour")
+        self.act_brush_smaller = self._action("Smaller brush", lambda: self._brush_step(-1), "[")
+        self.act_brush_larger = self._action("Larger brush", lambda: self._brush_step(1), "]")
+        for a in (self.act_brush, self.act_brush_smaller, self.act_brush_larger):
+            m.addAction(a)
 
         m = mb.addMenu("&View")
         self.mode_group = QActionGroup(self)
@@ -573,6 +582,8 @@ class MainWindow(EditActionsMixin, QMainWindow):
             self._set_message(self._doc_summary(doc))
             self._schedule_full()
             self._samples_timer.start()
+        if result["state"] is not doc.state:  # adjusted while the network ran
+            self.request_render(doc)
         self.documentReady.emit(doc)
 
     def _on_doc_error(self, doc: Document, token: CancelToken, exc: BaseException) -> None:
@@ -727,6 +738,13 @@ class MainWindow(EditActionsMixin, QMainWindow):
                            on_done=done, on_error=failed, label="Saving")
 
     def batch_dialog(self) -> BatchDialog:
+        old = getattr(self, "_batch", None)
+        if old is not None:
+            if old.running:  # one batch at a time: show the running one
+                old.show()
+                old.raise_()
+                return old
+            old.deleteLater()  # freed in this (the GUI) thread
         settings = self.doc.state.settings if self.doc is not None else self.store.render_settings()
         dlg = BatchDialog(lambda: self.colorizer, settings, self.runner,
                           input_dir=str(self.store.value("folders/batch_in", "")) or
@@ -755,6 +773,17 @@ class MainWindow(EditActionsMixin, QMainWindow):
     def _zoom_step(self, factor: float) -> None:
         v = self.view.active_view()
         self._zoom(v.scale() * factor)
+
+    def _toggle_brush(self) -> None:
+        if self.doc is None or not self.doc.ready or not self.energy.hint_group.isEnabled():
+            return
+        on = not self.view.main.brush_enabled
+        if on:
+            self.tabs.setCurrentWidget(self.energy)
+        self.set_brush(on)
+
+    def _brush_step(self, step: int) -> None:
+        self.energy.size.setValue(self.energy.size.value() + step)
 
     def _on_tab(self, index: int) -> None:
         if self.tabs.widget(index) is not self.energy and self.view.main.brush_enabled:

@@ -22,10 +22,19 @@ from colorizer.pipeline import Colorizer, RenderSettings
 
 from app.adjust_panel import SLIDERS
 from app.editing import energy_available
+from app.gc_guard import ensure_gui_gc, release_gui_gc
 from app.main_window import MainWindow
 from app.settings_store import SettingsStore
 
 TIMEOUT = 30000
+
+
+@pytest.fixture(autouse=True)
+def _gui_thread_gc(qapp):
+    """Python's cyclic GC runs only in the GUI thread while a test drives Qt (see app.gc_guard)."""
+    ensure_gui_gc()
+    yield
+    release_gui_gc()
 
 
 # ----- fixtures --------------------------------------------------------------------------------
@@ -281,6 +290,7 @@ def test_reference_strength_quantile(qtbot, window, tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
     window.set_reference(str(bad))
+    settle(qtbot, window)
     assert doc.state.reference is None and "bad.png" in window.errors[-1]
 
 
@@ -314,6 +324,18 @@ def test_brush_hint_add_remove(qtbot, window, tmp_path):
     window.act_redo.trigger()
     settle(qtbot, window)
     assert window.energy.hints.count() == 0
+    # keyboard: B toggles the brush, Delete removes the selected hint
+    window.act_brush.trigger()
+    assert not window.view.main.brush_enabled
+    window.act_brush.trigger()
+    assert window.view.main.brush_enabled
+    window.act_undo.trigger()
+    settle(qtbot, window)
+    window.energy.hints.setCurrentRow(0)
+    window.energy.hints.setFocus()
+    QTest.keyClick(window.energy.hints, Qt.Key_Delete)
+    settle(qtbot, window)
+    assert doc.state.hints == ()
 
 
 # ----- batch export ----------------------------------------------------------------------------
@@ -434,3 +456,40 @@ def test_settings_recent_and_wheel_zoom(qtbot, window, store, factory, tmp_path)
     assert win2.doc.state.settings.chroma_gain == pytest.approx(1.8)
     assert win2.adjust.sliders["chroma_gain"].value() == 180
     win2.runner.wait(TIMEOUT)
+
+
+def test_busy_state_never_freezes_and_newer_request_wins(qtbot, store, tiny_weights, tmp_path):
+    import time as _time
+
+    class SlowColorizer(Colorizer):
+        def predict(self, image):
+            _time.sleep(0.8)
+            return super().predict(image)
+
+    def make(weights, device):
+        c = Colorizer.load(tiny_weights, device="cpu", working_size=64)
+        c.__class__ = SlowColorizer
+        return c
+
+    win = MainWindow(colorizer_factory=make, store=store, interactive=False, preview_max=800)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.colorizer is not None, timeout=TIMEOUT)
+    a, b = _gray(tmp_path / "a.png", seed=4), _gray(tmp_path / "b.png", seed=5)
+    ticks: list[float] = []
+    from PySide6.QtCore import QTimer
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(_time.perf_counter()))
+    timer.start(20)
+    win.open_files([a])
+    qtbot.waitUntil(lambda: win.view.main.badge == "Colourising…", timeout=TIMEOUT)
+    assert win.busy_bar.isVisible()
+    doc_a = win.doc
+    win.open_files([b])            # newer request: a's pending colourisation is cancelled
+    qtbot.waitUntil(lambda: win.doc.ready and win.is_idle(), timeout=TIMEOUT)
+    timer.stop()
+    assert win.doc.path == b and win.view.main.badge == ""
+    assert not doc_a.ready and doc_a.token is None and doc_a.error is None
+    assert max(t1 - t0 for t0, t1 in zip(ticks, ticks[1:])) < 0.5   # the GUI kept running
+    assert not win.busy_bar.isVisible()
+    win.runner.wait(TIMEOUT)

@@ -15,7 +15,16 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from app.editing import EditState, Hint, preview_prediction, render_state
+from app.gc_guard import ensure_gui_gc, release_gui_gc
 from app.workers import Cancelled, CancelToken, Runner, error_text
+
+
+@pytest.fixture(autouse=True)
+def _gui_thread_gc(qapp):
+    """Python's cyclic GC runs only in the GUI thread while a test drives Qt (see app.gc_guard)."""
+    ensure_gui_gc()
+    yield
+    release_gui_gc()
 
 
 def test_submit_latest_coalesces_and_runs_callbacks_in_gui_thread(qtbot):
