@@ -10,7 +10,9 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
+from app.imaging import qimage_to_rgb8
 from app.settings_store import APPLICATION, ORGANIZATION
+from colorizer.imageio import ImageWriteError, save_image
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,8 +41,9 @@ def wait_until(predicate, timeout: float) -> bool:
     return predicate()
 
 
-def take_screenshot(window, out: str | Path, timeout: float) -> int:
-    """Wait for the window to settle, then save ``window.grab()`` to ``out``; returns an exit status."""
+def take_screenshot(window, out: str | Path, timeout: float, inputs: tuple[Path, ...] = ()) -> int:
+    """Wait for the window to settle, then save ``window.grab()`` to ``out`` (atomically, never over
+    one of ``inputs``); returns an exit status."""
     def settled() -> bool:
         if not window.is_idle():
             return False
@@ -48,11 +51,11 @@ def take_screenshot(window, out: str | Path, timeout: float) -> int:
         return doc is None or doc.error is not None or doc.ready or window.colorizer is None
     ok = wait_until(settled, timeout)
     wait_until(lambda: False, 0.3)
-    pixmap = window.grab()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not pixmap.save(str(out)):
-        print(f"colorizer-app: cannot write {out}", file=sys.stderr)
+    rgb = qimage_to_rgb8(window.grab().toImage())
+    try:
+        save_image(Path(out), rgb, protect=inputs)
+    except ImageWriteError as exc:
+        print(f"colorizer-app: {exc}", file=sys.stderr)
         return 1
     if window.model_error:
         print(f"colorizer-app: {window.model_error}", file=sys.stderr)
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, lambda: window.open_files(args.files))
     if args.screenshot:
         wait_until(lambda: False, 0.1)
-        status = take_screenshot(window, args.screenshot, args.timeout)
+        status = take_screenshot(window, args.screenshot, args.timeout, tuple(Path(f) for f in args.files))
         window.close()
         return status
     return app.exec()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
 from PIL import Image
 
 from colorizer.imageio import (DEFAULT_MAX_PIXELS, ImageReadError, ImageWriteError, LoadedImage, is_image_file,
@@ -27,10 +28,6 @@ from colorizer.visual import uncertainty_to_rgb
 OUTPUT_FORMATS = ("png", "jpg", "tif", "webp")
 CUDA_BATCH_SIZE = 16
 GROUP_PIXEL_BUDGET = 64_000_000
-
-
-class UnsupportedOption(RuntimeError):
-    """An option that this build cannot honour yet."""
 
 
 @dataclass
@@ -44,7 +41,7 @@ class ColorizeOptions:
 
     settings: RenderSettings = field(default_factory=RenderSettings)
     uncertainty: bool = False
-    reference: Path | None = None
+    reference: Path | np.ndarray | None = None
     reference_method: str = "energy"
     match_strength: float = 1.0
     samples: int = 0
@@ -194,7 +191,12 @@ def collect_jobs(inputs: Iterable[str | Path], out_dir: str | Path, output_forma
                 n += 1
             taken.add(out)
             jobs.append(Job(path, out))
-    return jobs, problems
+    sources = {job.source.resolve() for job in jobs}
+    clashes = [job for job in jobs if job.output.resolve() in sources]
+    for job in clashes:
+        problems.append(FileResult(job.source, error=f"{job.source}: its output {job.output} would overwrite an input; "
+                                                     "choose another output folder"))
+    return [job for job in jobs if job not in clashes], problems
 
 
 def variant_path(output: Path, suffix: str) -> Path:
@@ -205,7 +207,7 @@ def render_outputs(colorizer: Colorizer, prediction: Prediction, options: Colori
     """The renders to write for one photo: ``("", main)`` and, with samples, ``("_s1", ...)`` ...
 
     ``reference`` (a path or an RGB array) pulls the palette by energy minimisation (or by quantile
-    matching when ``options.reference_method == "quantile"``, if that field is set); ``hints`` are
+    matching when ``options.reference_method == "quantile"``); ``hints`` are
     ``energy.Hint`` objects or ``MASK.png:#RRGGBB`` strings. Samples start from the main render's biases.
     """
     from colorizer import energy
@@ -239,7 +241,7 @@ def _error_text(job: Job, exc: BaseException) -> str:
     if isinstance(exc, MemoryError):
         return f"{job.source}: not enough memory to process this image"
     text = " ".join(str(exc).split())
-    if not isinstance(exc, (ImageReadError, ImageWriteError, UnsupportedOption)):
+    if not isinstance(exc, (ImageReadError, ImageWriteError)):
         text = f"failed ({type(exc).__name__}: {text})" if text else f"failed ({type(exc).__name__})"
     return text if str(job.source) in text else f"{job.source}: {text}"
 

@@ -96,9 +96,10 @@ class BinScheme:
         if self.name == "hue_chroma":
             p_hue, p_chroma = probs
             hue, resultant = circular_mean(p_hue)
-            chroma = point_estimate(p_chroma, self.centers("chroma"), opts.method, opts.temperature, uniform_edges(self.bins))
-            chroma = chroma * fading(resultant, self.bins, opts.fading_eta) * opts.chroma_gain
-            uncertainty = entropy(p_hue) * np.clip(chroma / max(opts.chroma_gain, EPS) / 0.5, 0.0, 1.0)
+            raw = point_estimate(p_chroma, self.centers("chroma"), opts.method, opts.temperature, uniform_edges(self.bins))
+            # hue entropy x chroma, with the chroma before fading: fading hides exactly the unsure hues
+            uncertainty = entropy(p_hue) * np.clip(raw / 0.5, 0.0, 1.0)
+            chroma = raw * fading(resultant, self.bins, opts.fading_eta) * opts.chroma_gain
             return hue_chroma_to_offset(hue, np.clip(chroma, 0.0, 1.0)), uncertainty
         if self.name == "lab_marginal":
             q = gaussian_centers(self.bins, self.sigma)

@@ -34,7 +34,8 @@ def add_colorize_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--uncertainty", action="store_true", help="also write <stem>_uncertainty.png")
     p.add_argument("--reference", metavar="IMG", type=Path, help="pull colours towards this photo's palette")
     p.add_argument("--match-strength", type=float, default=1.0, metavar="LAMBDA",
-                   help="strength of the reference match (default 1.0)")
+                   help="strength of the reference match, 0 = none (default 1.0; the energy's lambda is "
+                        "10 x this; the quantile method blends by min(this, 1))")
     p.add_argument("--reference-method", choices=("energy", "quantile"), default="energy",
                    help="energy: histogram transfer on the predicted histograms (default); "
                         "quantile: lightness-normalised quantile matching")
@@ -68,8 +69,7 @@ def run_colorize(args: argparse.Namespace) -> int:
         from colorizer.energy import Hint
         from colorizer.imageio import ImageReadError, load_rgb
         hints = [Hint.from_spec(spec) for spec in args.hint]
-        if args.reference is not None:
-            load_rgb(args.reference)
+        reference = None if args.reference is None else load_rgb(args.reference)  # read once for the batch
     except ValueError as exc:  # ImageReadError is a ValueError
         prefix = "cannot read the --reference image: " if isinstance(exc, ImageReadError) else ""
         print(f"colorizer: {prefix}{exc}", file=sys.stderr)
@@ -83,7 +83,7 @@ def run_colorize(args: argparse.Namespace) -> int:
         print(f"colorizer: {exc}", file=sys.stderr)
         return 2
     settings = RenderSettings(chroma_gain=args.chroma_gain, temperature=args.temperature, fading_eta=args.fading)
-    options = ColorizeOptions(settings=settings, uncertainty=args.uncertainty, reference=args.reference,
+    options = ColorizeOptions(settings=settings, uncertainty=args.uncertainty, reference=reference,
                               reference_method=args.reference_method,
                               match_strength=args.match_strength, samples=args.samples, seed=args.seed,
                               hints=hints, skip_existing=args.skip_existing, output_format=args.format,

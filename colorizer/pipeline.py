@@ -236,6 +236,7 @@ class Colorizer:
         results: list[Prediction | None] = [None] * len(lightnesses)
         groups: dict[tuple[int, int], list[int]] = {}
         working = []
+        lightnesses = [np.asarray(lum, dtype=np.float32) for lum in lightnesses]
         for i, lum in enumerate(lightnesses):
             shape = working_shape(*lum.shape[:2], self.working_size)
             small = lum if shape == lum.shape[:2] else cv2.resize(lum, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)

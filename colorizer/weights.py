@@ -99,15 +99,23 @@ def read_metadata(path: str | Path) -> dict:
             header = json.loads(fh.read(header_len))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise WeightsError(f"{path}: damaged weights header ({exc})") from exc
-    meta = header.get("__metadata__") or {}
-    if meta.get("format") != FORMAT:
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise WeightsError(f"{path}: safetensors file without colouriser metadata (is it a weights file of this program?)")
-    if int(meta.get("format_version", "0")) > FORMAT_VERSION:
-        raise WeightsError(f"{path}: written by a newer colorizer (format {meta['format_version']}); please upgrade")
+    try:
+        version = int(meta.get("format_version", "0"))
+    except (TypeError, ValueError) as exc:
+        raise WeightsError(f"{path}: damaged format version in weights metadata") from exc
+    if version > FORMAT_VERSION:
+        raise WeightsError(f"{path}: written by a newer colorizer (format {version}); please upgrade")
     try:
         config = json.loads(meta["config"])
-    except (KeyError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise WeightsError(f"{path}: missing or damaged config in weights metadata") from exc
+    if not isinstance(config, dict) or not isinstance(config.get("model"), dict) or not isinstance(config.get("scheme"), dict):
+        raise WeightsError(f"{path}: missing or damaged config in weights metadata")
     config["sha256"] = meta.get("sha256", "")
     return config
 

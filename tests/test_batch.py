@@ -137,8 +137,10 @@ def test_output_inside_input_folder_is_not_reprocessed(tiny_colorizer: Colorizer
 def test_never_writes_over_an_input(tiny_colorizer: Colorizer, tmp_path: Path) -> None:
     Image.fromarray(gray(10, 10), "L").save(tmp_path / "a.png")
     before = digests(tmp_path)
-    jobs, _ = collect_jobs([tmp_path / "a.png"], tmp_path)
-    report = run_batch(tiny_colorizer, jobs, ColorizeOptions())
+    jobs, problems = collect_jobs([tmp_path / "a.png"], tmp_path)
+    assert jobs == [] and "would overwrite an input" in problems[0].error
+    # the writer refuses too, for jobs built by hand
+    report = run_batch(tiny_colorizer, [Job(tmp_path / "a.png", tmp_path / "a.png")], ColorizeOptions())
     assert "refusing to overwrite" in report.failures[0].error
     assert digests(tmp_path) == before
 
@@ -304,3 +306,12 @@ def test_cli_folder_with_bad_files(tiny_weights: Path, tmp_path: Path, capsys: p
         assert str(src / rel) in err
     assert (tmp_path / "out" / "1930s" / "wedding" / "rotated.png").exists()
     assert temp_files(tmp_path) == []
+
+
+def test_output_that_would_overwrite_an_input_is_refused(tmp_path):
+    from colorizer.batch import collect_jobs
+    src = tmp_path / "x.png"
+    src.write_bytes(b"placeholder")
+    jobs, problems = collect_jobs([src], tmp_path, "png")
+    assert jobs == []
+    assert len(problems) == 1 and "would overwrite an input" in problems[0].error and "x.png" in problems[0].error

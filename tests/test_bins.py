@@ -148,3 +148,12 @@ def test_box_sum_matches_naive(rng):
     padded = np.pad(x, ((1, 1), (1, 1), (0, 0)))
     naive = sum(padded[i:i + 7, j:j + 9] for i in range(3) for j in range(3))
     np.testing.assert_allclose(out, naive, atol=1e-5)
+
+
+def test_uncertainty_is_high_where_fading_removed_the_colour():
+    k = 32
+    hue_unsure = np.full((1, 1, k), 1 / k, np.float32)
+    chroma = onehot(np.array([[16]]), k)
+    offset, unc = BinScheme().decode_offset([hue_unsure, chroma], np.full((1, 1), 0.5, np.float32), DecodeOptions())
+    assert np.abs(offset).max() < 1e-4  # faded to gray ...
+    assert unc[0, 0] > 0.9  # ... and shown as a guess

@@ -67,3 +67,13 @@ def test_max_pixels_option_refuses_large_images(tiny_weights, tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "big.png" in err and "Traceback" not in err
+
+
+def test_skip_existing_never_reports_an_input_as_its_own_output(tiny_weights, tmp_path, capsys):
+    write_gray(tmp_path / "x.png", 12, 12)
+    before = (tmp_path / "x.png").read_bytes()
+    code = main(["colorize", str(tmp_path / "x.png"), "-o", str(tmp_path), "--skip-existing", "--weights",
+                 str(tiny_weights), "-q"])
+    assert code == 1
+    assert "would overwrite an input" in capsys.readouterr().err
+    assert (tmp_path / "x.png").read_bytes() == before

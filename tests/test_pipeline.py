@@ -104,3 +104,8 @@ def test_guided_upsample_follows_lightness_edges():
     assert jump(guided) > 1.3 * jump(plain)
     # and far from the edge the colour is unchanged
     np.testing.assert_allclose(guided[32, 20], plain[32, 20], atol=0.03)
+
+
+def test_predict_batch_accepts_float64(tiny_colorizer, rng):
+    pred = tiny_colorizer.predict_batch([rng.random((20, 30))])[0]
+    assert pred.lightness.dtype == np.float32 and pred.size == (20, 30)

@@ -90,3 +90,13 @@ def test_scheme_and_head_mismatch(tmp_path):
     path = save_weights(tmp_path / "m.safetensors", model, BinScheme("lab_joint", bins=16))
     with pytest.raises(WeightsError, match="do not match colour scheme"):
         load_weights(path)
+
+
+@pytest.mark.parametrize("header", [b"[1, 2, 3]", b'{"__metadata__": {"format": "colorizer-weights", "format_version": "x"}}',
+                                    b'{"__metadata__": {"format": "colorizer-weights", "config": "[1]"}}',
+                                    b'{"__metadata__": ["not", "a", "dict"]}'])
+def test_damaged_headers_raise_weights_error(tmp_path, header):
+    path = tmp_path / "damaged.safetensors"
+    path.write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 16)
+    with pytest.raises(WeightsError, match="damaged.safetensors"):
+        load_weights(path)
