@@ -15,7 +15,7 @@ from colorizer.pipeline import RenderSettings
 
 from app import jobs
 from app.document import Document, StateCommand
-from app.editing import EditState, Hint, SampleChoice, energy_available, fallback_samples
+from app.editing import EditState, Hint, SampleChoice
 from app.workers import error_text
 
 
@@ -115,11 +115,7 @@ class EditActionsMixin:
         count = len(doc.samples) if doc is not None and doc.samples else self.sample_count
         if doc is None or not (0 <= index < count):
             return
-        if energy_available():
-            new = doc.state.replace(sample=SampleChoice(doc.sample_seed, index, count, 1.0))
-        else:
-            s = fallback_samples(doc.state.settings, count, doc.sample_seed)[index]
-            new = doc.state.replace(settings=s)
+        new = doc.state.replace(sample=SampleChoice(doc.sample_seed, index, count, 1.0))
         self.push_state(new, f"Adopt sample {index + 1}")
 
     # ----- reference and hints ------------------------------------------------------------------
@@ -212,10 +208,3 @@ class EditActionsMixin:
         img = QImage(rgba.data, ww, hh, 4 * ww, QImage.Format_RGBA8888).copy()
         doc.images["hints"] = img
         self.view.set_layer("hints", img)
-
-    def _update_energy_availability(self) -> None:
-        if energy_available():
-            self.energy.set_available(True)
-        else:
-            self.energy.set_available(False, "Reference transfer and region hints need colorizer.energy, "
-                                             "which is not part of this build.")

@@ -9,11 +9,9 @@ resolution (previews reuse the prediction with a downscaled lightness plane).
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -76,7 +74,7 @@ class EditState:
         return dataclasses.replace(self, **changes)
 
 
-def preview_prediction(prediction: Prediction, max_side: int) -> Prediction:
+def downscale_prediction(prediction: Prediction, max_side: int) -> Prediction:
     """A copy of ``prediction`` whose full-resolution lightness is downscaled (cheap renders)."""
     h, w = prediction.size
     scale = min(1.0, max_side / max(h, w))
@@ -88,18 +86,6 @@ def preview_prediction(prediction: Prediction, max_side: int) -> Prediction:
 
 
 # ----- energy (reference transfer, samples, hints) -----------------------------------------------
-def energy_module():
-    """``colorizer.energy`` when it is installed in this build, else None."""
-    try:
-        return importlib.import_module("colorizer.energy")
-    except ImportError:
-        return None
-
-
-def energy_available() -> bool:
-    return energy_module() is not None
-
-
 class BiasCache:
     """Per-photo cache of fitted biases (reference targets, fits), shared by worker threads."""
 
@@ -118,43 +104,13 @@ class BiasCache:
             self._items[key] = value
 
 
-def fallback_samples(settings: RenderSettings, n: int, seed: int, strength: float = 2.0) -> list[RenderSettings]:
-    """Alternative colourisations without the energy module: resampling biases along hue directions.
-
-    Sample ``i`` pushes hue towards direction ``phi_i`` (evenly spread, randomly rotated by the seed):
-    uncertain pixels move, confident ones stay.
-    """
-    rng = np.random.default_rng(seed)
-    offset = float(rng.random())
-    return [settings.replace(hue_bias=strength, hue_direction=(offset + i / max(n, 1)) % 1.0) for i in range(n)]
-
-
 def render_state(colorizer: Colorizer, prediction: Prediction, state: EditState,
                  cache: BiasCache | None = None, max_side: int | None = None) -> RenderResult:
     """Render ``state`` from the cached prediction; ``max_side`` bounds the output for previews."""
     from app import energy_bridge
 
-    display = preview_prediction(prediction, max_side) if max_side else prediction
+    display = downscale_prediction(prediction, max_side) if max_side else prediction
     return energy_bridge.render(colorizer, prediction, display, state, cache)
-
-
-def mean_histograms(result: RenderResult) -> list[np.ndarray]:
-    """The image's current colour histograms: mean posterior over pixels, per channel."""
-    return [p.reshape(-1, p.shape[-1]).mean(axis=0) for p in result.probs]
-
-
-def reference_histograms(path: str | Path, bins: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hue (chroma-weighted) and chroma histograms of a colour photo, plus a small RGB thumbnail."""
-    from colorizer.color import rgb_to_hue_chroma
-    from colorizer.imageio import load_rgb
-
-    rgb = load_rgb(path)
-    small = cv2.resize(rgb, fit_wh(rgb.shape[:2], 256), interpolation=cv2.INTER_AREA)
-    hue, chroma = rgb_to_hue_chroma(small)
-    hh, _ = np.histogram(hue, bins=bins, range=(0.0, 1.0), weights=chroma)
-    ch, _ = np.histogram(chroma, bins=bins, range=(0.0, 1.0))
-    thumb = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
-    return hh / max(hh.sum(), 1e-8), ch / max(ch.sum(), 1e-8), thumb
 
 
 def fit_wh(shape: tuple[int, int], max_side: int) -> tuple[int, int]:

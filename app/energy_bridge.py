@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from colorizer import energy
 from colorizer.imageio import load_rgb
-from colorizer.pipeline import Colorizer, Prediction, RenderResult, RenderSettings, posterior
+from colorizer.pipeline import Colorizer, Prediction, RenderResult
 
-from app.editing import BiasCache, EditState, Hint, SampleChoice, energy_module
+from app.editing import BiasCache, EditState, Hint, SampleChoice
 
 REFERENCE_MAX_SIDE = 384
 HINT_MASK_SCALE = 4  # hint masks are rasterised at this multiple of the prediction grid
@@ -45,16 +46,12 @@ def reference_rgb(path: str, cache: BiasCache | None = None) -> np.ndarray:
 
 def energy_hint(hint: Hint, grid: tuple[int, int]):
     """The app's brushed hint as an ``energy.Hint`` (mask rasterised near the prediction grid)."""
-    energy = energy_module()
     mask = hint.mask((grid[0] * HINT_MASK_SCALE, grid[1] * HINT_MASK_SCALE)).astype(np.float32)
     return energy.Hint(mask=mask, rgb=tuple(c / 255.0 for c in hint.color))
 
 
 def base_bias(prediction: Prediction, state: EditState, cache: BiasCache | None = None) -> list | None:
     """Reference-transfer (energy method) plus region-hint biases, or None when there are none."""
-    energy = energy_module()
-    if energy is None:
-        return None
     parts: list = []
     ref = None
     if state.reference is not None and not state.quantile and state.match_strength > 0:
@@ -72,24 +69,17 @@ def base_bias(prediction: Prediction, state: EditState, cache: BiasCache | None 
     return energy.add_biases(*parts)
 
 
-def sample_draw(choice: SampleChoice):
-    energy = energy_module()
+def sample_draw(choice: SampleChoice) -> energy.SampleDraw:
     return energy.draw_samples(choice.count, choice.seed)[choice.index]
 
 
 def render(colorizer: Colorizer, prediction: Prediction, display: Prediction, state: EditState,
            cache: BiasCache | None = None) -> RenderResult:
     """Render ``state`` on ``display`` (a possibly downscaled copy of ``prediction``)."""
-    energy = energy_module()
     settings = state.settings
-    if energy is None:
-        return colorizer.render(display, settings)
     bias = base_bias(prediction, state, cache)
     if state.sample is not None:
-        draw = sample_draw(state.sample)
-        sset = settings.replace(fading_eta=min(settings.fading_eta, energy.SampleSettings().fading_eta))
-        biases = energy.add_biases(bias, energy.sample_bias(prediction.scheme, draw))
-        result = energy.render_quantile(display, posterior(display, sset, biases), sset, draw.q)
+        result = energy.render_sample(display, sample_draw(state.sample), settings, base=bias)
     else:
         result = colorizer.render(display, settings, extra_log_bias=bias)
     if state.reference is not None and state.quantile and state.match_strength > 0:
@@ -101,34 +91,21 @@ def render(colorizer: Colorizer, prediction: Prediction, display: Prediction, st
 def samples(prediction: Prediction, display: Prediction, state: EditState, n: int, seed: int,
             cache: BiasCache | None = None) -> list[RenderResult]:
     """``n`` alternatives of the current state (reference and hints kept) at ``display`` resolution."""
-    energy = energy_module()
-    if energy is None:
-        from app.editing import fallback_samples
-        return [_plain_render(display, s) for s in fallback_samples(state.settings, n, seed)]
     bias = base_bias(prediction, state, cache)
     return energy.render_samples(display, n, seed, state.settings, base=bias)
-
-
-def _plain_render(prediction: Prediction, settings: RenderSettings) -> RenderResult:
-    from colorizer.pipeline import render_probs
-
-    return render_probs(prediction, posterior(prediction, settings), settings)
 
 
 def hue_histograms(prediction: Prediction, result: RenderResult, state: EditState,
                    cache: BiasCache | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(reference hue histogram or None, current image's chroma-weighted hue histogram)."""
-    energy = energy_module()
     if prediction.scheme.name != "hue_chroma" or len(result.probs) < 2:
         return None, None
     p_hue = result.probs[0].reshape(-1, result.probs[0].shape[-1])
-    p_chroma = result.probs[1].reshape(-1, result.probs[1].shape[-1])
-    k = p_chroma.shape[-1]
-    ec = p_chroma @ ((np.arange(k) + 0.5) / k)
+    ec = energy.expected_chroma(result.probs[1].reshape(-1, result.probs[1].shape[-1]))
     cur = (ec[:, None] * p_hue).sum(0)
     cur = cur / max(float(cur.sum()), 1e-8)
     ref = None
-    if state.reference is not None and energy is not None:
+    if state.reference is not None:
         ref = _cached(cache, ("ref_hist", state.reference), lambda: energy.reference_histograms(
             prediction.scheme, reference_rgb(state.reference, cache))[0])
     return ref, cur

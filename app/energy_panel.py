@@ -31,10 +31,6 @@ class EnergyPanel(QWidget):
         self._updating = False
         self.brush_color = QColor(70, 140, 210)
         self.start_folder = ""
-        self.notice = QLabel()
-        self.notice.setWordWrap(True)
-        self.notice.setObjectName("hint")
-        self.notice.hide()
 
         # reference -----------------------------------------------------------------------------
         self.ref_group = QGroupBox("Reference palette")
@@ -121,20 +117,12 @@ class EnergyPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
-        layout.addWidget(self.notice)
         layout.addWidget(self.ref_group)
         layout.addWidget(self.hint_group)
         layout.addStretch(1)
         self._show_color()
 
     # ----- state --------------------------------------------------------------------------------
-    def set_available(self, available: bool, message: str = "") -> None:
-        """Enable the panel, or show why it is disabled."""
-        self.ref_group.setEnabled(available)
-        self.hint_group.setEnabled(available)
-        self.notice.setText(message)
-        self.notice.setVisible(bool(message))
-
     def set_reference(self, thumb: QImage | None, name: str = "") -> None:
         if thumb is None:
             self.ref_thumb.setPixmap(QPixmap())

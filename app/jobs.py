@@ -14,7 +14,7 @@ from colorizer.pipeline import Colorizer
 from colorizer.visual import uncertainty_to_rgb
 
 from app import energy_bridge
-from app.editing import EditState, preview_prediction, render_state
+from app.editing import EditState, downscale_prediction, render_state
 from app.imaging import downscale, lightness_to_qimage, rgb8_to_qimage
 from app.workers import CancelToken
 
@@ -101,7 +101,7 @@ def full_job(colorizer: Colorizer, prediction, state: EditState, cache) -> dict:
 
 
 def samples_job(prediction, state: EditState, n: int, seed: int, cache) -> list[QImage]:
-    display = preview_prediction(prediction, SAMPLE_THUMB * 2)
+    display = downscale_prediction(prediction, SAMPLE_THUMB * 2)
     results = energy_bridge.samples(prediction, display, state, n, seed, cache)
     return [rgb8_to_qimage(r.rgb8()) for r in results]
 

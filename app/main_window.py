@@ -102,7 +102,6 @@ class MainWindow(EditActionsMixin, QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1400, 880)
-        self._update_energy_availability()
         self._update_actions()
         self.load_model()
 

@@ -584,12 +584,19 @@ def iter_samples(prediction: Prediction, n: int, seed: int = 0, settings: Render
                  sample_settings: SampleSettings | None = None) -> Iterator[RenderResult]:
     """Like :func:`render_samples`, one render at a time (keeps memory bounded for large photos)."""
     ss = sample_settings or SampleSettings()
+    for draw in draw_samples(n, seed, ss):
+        yield render_sample(prediction, draw, settings, base, ss)
+
+
+def render_sample(prediction: Prediction, draw: SampleDraw, settings: RenderSettings | None = None,
+                  base: Sequence[np.ndarray | None] | None = None,
+                  sample_settings: SampleSettings | None = None) -> RenderResult:
+    """One sample: the draw's biases on top of ``base``, decoded at the draw's coherent quantile."""
+    ss = sample_settings or SampleSettings()
     settings = settings or RenderSettings()
     settings = settings.replace(fading_eta=min(settings.fading_eta, ss.fading_eta))
-    for draw in draw_samples(n, seed, ss):
-        biases = add_biases(base, sample_bias(prediction.scheme, draw))
-        probs = posterior(prediction, settings, biases)
-        yield render_quantile(prediction, probs, settings, draw.q)
+    biases = add_biases(base, sample_bias(prediction.scheme, draw))
+    return render_quantile(prediction, posterior(prediction, settings, biases), settings, draw.q)
 
 
 def render_with_biases(colorizer: Colorizer | None, prediction: Prediction, biases: Sequence[np.ndarray | None] | None,

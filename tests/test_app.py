@@ -21,7 +21,6 @@ from PySide6.QtTest import QTest
 from colorizer.pipeline import Colorizer, RenderSettings
 
 from app.adjust_panel import SLIDERS
-from app.editing import energy_available
 from app.gc_guard import ensure_gui_gc, release_gui_gc
 from app.main_window import MainWindow
 from app.settings_store import SettingsStore
@@ -247,10 +246,7 @@ def test_samples_gallery_adopt_and_more(qtbot, window, tmp_path):
     first = list(doc.samples)
     qtbot.mouseClick(window.samples.buttons[2], Qt.LeftButton)
     settle(qtbot, window)
-    if energy_available():
-        assert doc.state.sample is not None and doc.state.sample.index == 2
-    else:
-        assert doc.state.settings.hue_bias > 0
+    assert doc.state.sample is not None and doc.state.sample.index == 2
     assert window.samples.buttons[2].isChecked()
     qtbot.mouseClick(window.samples.more, Qt.LeftButton)
     qtbot.waitUntil(lambda: doc.samples is not first and len(doc.samples) == 6, timeout=TIMEOUT)
@@ -259,10 +255,6 @@ def test_samples_gallery_adopt_and_more(qtbot, window, tmp_path):
     assert doc.state.sample is None and doc.state.settings.hue_bias == 0
 
 
-needs_energy = pytest.mark.skipif(not energy_available(), reason="colorizer.energy is not in this build")
-
-
-@needs_energy
 def test_reference_strength_quantile(qtbot, window, tmp_path):
     open_ready(qtbot, window, _gray(tmp_path / "a.png"))
     ref = _colour(tmp_path / "ref.png")
@@ -294,7 +286,6 @@ def test_reference_strength_quantile(qtbot, window, tmp_path):
     assert doc.state.reference is None and "bad.png" in window.errors[-1]
 
 
-@needs_energy
 def test_brush_hint_add_remove(qtbot, window, tmp_path):
     open_ready(qtbot, window, _gray(tmp_path / "a.png"))
     doc = window.doc
@@ -404,7 +395,6 @@ def test_screenshot_cli(qtbot, tiny_weights, tmp_path, monkeypatch):
     assert bad == 1
 
 
-@needs_energy
 def test_batch_uses_current_reference(qtbot, window, tmp_path):
     open_ready(qtbot, window, _gray(tmp_path / "a.png"))
     window.set_reference(str(_colour(tmp_path / "ref.png")))
