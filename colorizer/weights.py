@@ -25,7 +25,7 @@ from colorizer.model import HypercolumnColorizer, ModelConfig
 
 FORMAT = "colorizer-weights"
 FORMAT_VERSION = 1
-DEFAULT_WEIGHTS_NAME = "colorizer-lite0.safetensors"
+DEFAULT_WEIGHTS_NAME = "colorizer.safetensors"
 
 
 class WeightsError(RuntimeError):

@@ -18,7 +18,7 @@ from colorizer.weights import save_weights
 
 torch.set_num_threads(2)
 REPO = Path(__file__).resolve().parent.parent
-BUNDLED_WEIGHTS = REPO / "models" / "colorizer-lite0.safetensors"
+BUNDLED_WEIGHTS = REPO / "models" / "colorizer.safetensors"
 SHARED = REPO.parent / "shared"
 
 

@@ -40,7 +40,7 @@ def tiny_config(tmp_path: Path, **kw) -> TrainConfig:
     base = dict(out=str(tmp_path / "w.safetensors"), run_dir=str(tmp_path / "run"), data=[str(tmp_path / "data")],
                 layers=LAYERS, hidden=16, pretrained=False, min_size=40, max_size=48, positions=32, augs_per_image=2,
                 pixel_batch=64, epochs=3, lr=3e-2, checkpoint_every=2, quiet=True, final_eval=False, threads=1,
-                device="cpu", seed=1)
+                device="cpu", seed=1, dropout=0.0)
     base.update(kw)
     return TrainConfig(**base)
 
@@ -77,7 +77,8 @@ def read_losses(run_dir: Path) -> list[float]:
 
 def test_tiny_overfit_decreases_loss_and_weights_load(tmp_path) -> None:
     write_images(tmp_path / "data")
-    cfg = tiny_config(tmp_path, epochs=50, checkpoint_every=1000, val_data=[str(tmp_path / "data")], final_eval=True)
+    write_images(tmp_path / "val")  # same pictures, own files: validation must never be the training files
+    cfg = tiny_config(tmp_path, epochs=50, checkpoint_every=1000, val_data=[str(tmp_path / "val")], final_eval=True)
     res = train(cfg)
     assert res.steps > 10
     losses = read_losses(tmp_path / "run")
@@ -89,10 +90,10 @@ def test_tiny_overfit_decreases_loss_and_weights_load(tmp_path) -> None:
     assert rgb.shape == (30, 40, 3)
 
 
-@pytest.mark.parametrize("freeze", ["all", "partial"])
-def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, freeze: str) -> None:
+@pytest.mark.parametrize("freeze,dropout", [("all", 0.5), ("partial", 0.0)])
+def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, freeze: str, dropout: float) -> None:
     write_images(tmp_path / "data", n=3, size=40)
-    kw = dict(freeze=freeze, epochs=2, batch_size=2, min_size=32, max_size=40)
+    kw = dict(freeze=freeze, epochs=2, batch_size=2, min_size=32, max_size=40, dropout=dropout)
     straight = train(tiny_config(tmp_path, run_dir=str(tmp_path / "a"), out=str(tmp_path / "a.safetensors"), **kw))
     cfg = tiny_config(tmp_path, run_dir=str(tmp_path / "b"), out=str(tmp_path / "b.safetensors"), **kw)
     part = train(cfg, stop_after=2)  # "killed" after 2 steps; checkpoint_every=2
@@ -149,3 +150,11 @@ def test_train_command_end_to_end(tmp_path, capsys) -> None:
     assert ft.model.config.layers == ("gray", "stage1") and ft.training["init"] == summary["weights"]
     bad = parser.parse_args(["train", "--data", str(tmp_path / "missing")])
     assert bad.func(bad) == 1
+
+
+def test_validation_images_are_never_trained_on(tmp_path):
+    from colorizer.train.trainer import check_disjoint
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    check_disjoint([a], [b])
+    with pytest.raises(ValueError, match="validation images are also in the training data"):
+        check_disjoint([a, b], [tmp_path / "." / "b.png"])

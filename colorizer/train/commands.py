@@ -43,16 +43,19 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
                    help="cache sampled backbone features (default when --freeze all)")
     t.add_argument("--no-cache-features", dest="cache_features", action="store_false")
     t.add_argument("--augs-per-image", type=int, default=4, help="cached augmentations per image")
-    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--steps", type=int, default=None, help="total steps (overrides --epochs)")
     t.add_argument("--batch-size", type=int, default=8, help="images per step (live mode)")
     t.add_argument("--pixel-batch", type=int, default=4096, help="pixels per step (cached mode)")
     t.add_argument("--positions", type=int, default=256, help="supervised pixels per crop")
     t.add_argument("--window", type=int, default=7, help="target histogram window (pixels)")
     t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--weight-decay", type=float, default=1e-4)
+    t.add_argument("--weight-decay", type=float, default=0.05)
     t.add_argument("--schedule", default="cosine", choices=("cosine", "onecycle", "constant"))
     t.add_argument("--lambda-hue", type=float, default=5.0)
+    t.add_argument("--dropout", type=float, default=0.6, help="hypercolumn dropout while training the head (cached mode)")
+    t.add_argument("--no-keep-best", dest="keep_best", action="store_false",
+                   help="keep the last step, not the step with the lowest validation loss")
     t.add_argument("--min-size", type=int, default=224, help="smallest crop side")
     t.add_argument("--max-size", type=int, default=320, help="largest crop side")
     t.add_argument("--rotate", type=float, default=8.0, help="max rotation (degrees)")
@@ -79,7 +82,7 @@ def run_train(args: argparse.Namespace) -> int:
             positions=args.positions, backbone=args.backbone, layers=tuple(x for x in args.layers.split(",") if x),
             hidden=args.hidden, freeze=args.freeze, cache_features=args.cache_features, augs_per_image=args.augs_per_image,
             epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, pixel_batch=args.pixel_batch, lr=args.lr,
-            weight_decay=args.weight_decay, schedule=args.schedule, lambda_hue=args.lambda_hue, min_size=args.min_size,
+            weight_decay=args.weight_decay, schedule=args.schedule, lambda_hue=args.lambda_hue, dropout=args.dropout, keep_best=args.keep_best, min_size=args.min_size,
             max_size=args.max_size, rotate=args.rotate, gray_threshold=args.gray_threshold, seed=args.seed,
             device=args.device, amp=args.amp, checkpoint_every=args.checkpoint_every, resume=args.resume, init=args.init,
             threads=args.threads, final_eval=args.final_eval, quiet=args.quiet)
@@ -103,7 +106,7 @@ def add_eval_command(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--manifest", help="corpus MANIFEST.tsv (or its folder)")
     p.add_argument("--split", default="val", help="manifest split (default: val)")
     p.add_argument("--weights", help="weights file (default: the bundled model)")
-    p.add_argument("--json", action="store_true", help="print JSON to stdout")
+    p.add_argument("--json", action="store_true", help="JSON only (JSON always goes to stdout; without this flag a table also goes to stderr)")
     p.add_argument("--per-image", action="store_true", help="include per-image figures in the JSON")
     p.add_argument("--contact-sheet", metavar="OUT.png", help="write input | result | truth | uncertainty rows")
     p.add_argument("--reference-from-gt", action="store_true",
@@ -160,10 +163,9 @@ def run_eval(args: argparse.Namespace) -> int:
     if not args.per_image:
         result.pop("per_image", None)
     result["weights"] = str(colorizer.weights.path)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(format_table(result))
+    print(json.dumps(result))  # the contract: metrics as JSON on stdout
+    if not args.json:  # and, for people, a readable table on stderr
+        print(format_table(result), file=sys.stderr)
         if args.contact_sheet:
-            print(f"contact sheet: {args.contact_sheet}")
+            print(f"contact sheet: {args.contact_sheet}", file=sys.stderr)
     return 0

@@ -26,6 +26,7 @@ import torch
 
 from colorizer.bins import BinScheme
 from colorizer.color import luma, rgb_to_hue_chroma, rgb_to_lab
+from colorizer.imageio import save_image
 from colorizer.train.data import load_color_image
 
 AUC_MAX = 150
@@ -190,8 +191,7 @@ def write_contact_sheet(rows: list[np.ndarray], path: str | Path) -> None:
     sheet = np.concatenate(padded[:-1], axis=0)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), sheet[..., ::-1]):
-        raise OSError(f"{path}: cannot write the contact sheet")
+    save_image(path, sheet)  # atomic, never over an existing input
 
 
 def format_table(result: dict) -> str:

@@ -57,16 +57,16 @@ class TrainConfig:
     freeze: str = "all"
     cache_features: bool | None = None
     augs_per_image: int = 4
-    epochs: int = 20
+    epochs: int = 8
     steps: int | None = None
     batch_size: int = 8
     pixel_batch: int = 4096
     lr: float = 1e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 0.05
     schedule: str = "cosine"
     warmup: float = 0.03
     lambda_hue: float = 5.0
-    dropout: float = 0.0
+    dropout: float = 0.6
     keep_best: bool = True
     min_size: int = 224
     max_size: int = 320
@@ -199,6 +199,15 @@ def validation_paths(cfg: TrainConfig) -> list[Path]:
     if cfg.val_data:
         paths += find_images(cfg.val_data)
     return paths
+
+
+def check_disjoint(train: list[Path], val: list[Path]) -> None:
+    """Refuse to train on validation images (e.g. ``--data corpus/`` together with ``--val-split val``)."""
+    overlap = {p.resolve() for p in train} & {p.resolve() for p in val}
+    if overlap:
+        example = sorted(overlap)[0]
+        raise ValueError(f"{len(overlap)} validation images are also in the training data (e.g. {example}); "
+                         "train on a folder or split that excludes them")
 
 
 # ----- feature cache ------------------------------------------------------------------------------------
@@ -386,10 +395,11 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> TrainResult:
     model.to(device)
     configure_freezing(model, "all" if cfg.use_cache else cfg.freeze)
     train_paths = training_paths(cfg)
+    val_paths = validation_paths(cfg)
+    check_disjoint(train_paths, val_paths)
     train_set = load_image_set(train_paths, cfg.gray_threshold)
     if not len(train_set):
         raise ValueError(f"no usable training images among {len(train_paths)} (skipped: {len(train_set.skipped)})")
-    val_paths = validation_paths(cfg)
     val_set = load_image_set(val_paths, cfg.gray_threshold) if val_paths else None
     aug = AugmentConfig(min_size=cfg.min_size, max_size=cfg.max_size, rotate=cfg.rotate)
     val_aug = AugmentConfig(max_size=cfg.max_size, enabled=False)
@@ -397,6 +407,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> TrainResult:
     amp = cfg.amp and device.type == "cuda"
 
     cache = val_cache = None
+    t_cache = time.time()
     if cfg.use_cache:
         model.eval()
         tag = cache_signature(cfg, model.config, train_set.paths, cfg.augs_per_image, "train", info)
@@ -411,6 +422,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> TrainResult:
         n_items, per_step = len(cache), cfg.pixel_batch
     else:
         n_items, per_step = len(train_set), cfg.batch_size
+    cache_seconds = time.time() - t_cache
     local_items = n_items if cfg.use_cache else math.ceil(n_items / info.world)
     steps_per_epoch = max(1, math.ceil(local_items / per_step))
     if cfg.use_cache and info.world > 1:  # every rank must take the same number of steps
@@ -423,7 +435,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> TrainResult:
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     step, elapsed, best_state = 0, 0.0, None
     if cfg.resume and ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
@@ -461,11 +473,12 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> TrainResult:
 
     set_train_mode(model)
     bar = tqdm(total=total, initial=step, disable=not show, unit="step", dynamic_ncols=True)
-    ema, t0, done_here, last = None, time.time(), 0, float("nan")
+    ema, done_here, last = None, 0, float("nan")
     best: dict = best_state if best_state else {"loss": float("inf"), "step": 0, "state": None}
     perm, perm_epoch = None, -1
     while step < total:
         epoch, k = divmod(step, steps_per_epoch)
+        torch.manual_seed(cfg.seed * 1000003 + step * 7919 + info.rank)  # per-step seed: resume is exact
         t_step = time.time()
         if cfg.use_cache:
             if perm_epoch != epoch:
@@ -536,7 +549,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> TrainResult:
             "data": {"manifest": cfg.manifest, "split": cfg.split, "folders": cfg.data, "images": len(train_set),
                      "skipped": len(train_set.skipped),
                      "licences": manifest_licences(cfg.manifest, cfg.split) if cfg.manifest else None},
-            "steps": step, "train_seconds": round(elapsed, 1), "device": str(device), "world_size": info.world,
+            "steps": step, "train_seconds": round(elapsed, 1), "cache_seconds_this_call": round(cache_seconds, 1), "device": str(device), "world_size": info.world,
             "final_train_loss": round(result.final_loss, 5), "best_step": best["step"] or step, "val_loss": None if vl is None else round(vl, 5),
             "val_metrics": metrics, "torch": torch.__version__, **provenance,
         }
