@@ -22,7 +22,7 @@ from colorizer.visual import legend_ramp, uncertainty_to_rgb
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO.parent / "shared" / "data" / "bw-samples"
-UNCERTAINTY_GAIN = 2.0  # the map rarely exceeds 0.5; doubled for legibility (labelled on the sheet)
+UNCERTAINTY_GAIN = 1.0  # the map as `--uncertainty` writes it (hue entropy x chroma before fading)
 
 
 def _fit(img: np.ndarray, height: int) -> np.ndarray:

@@ -16,6 +16,7 @@ from colorizer.color import ab_to_offset, hue_chroma_to_offset, rgb_to_hue_chrom
 
 SCHEMES = ("hue_chroma", "lab_marginal", "lab_joint")
 EPS = 1e-8
+UNCERTAINTY_FULL_CHROMA = 0.25
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,9 @@ class BinScheme:
             p_hue, p_chroma = probs
             hue, resultant = circular_mean(p_hue)
             raw = point_estimate(p_chroma, self.centers("chroma"), opts.method, opts.temperature, uniform_edges(self.bins))
-            # hue entropy x chroma, with the chroma before fading: fading hides exactly the unsure hues
-            uncertainty = entropy(p_hue) * np.clip(raw / 0.5, 0.0, 1.0)
+            # hue entropy x chroma, with the chroma before fading (fading hides exactly the unsure hues);
+            # chroma is scaled so that 0.25, a well-saturated natural colour, counts fully
+            uncertainty = entropy(p_hue) * np.clip(raw / UNCERTAINTY_FULL_CHROMA, 0.0, 1.0)
             chroma = raw * fading(resultant, self.bins, opts.fading_eta) * opts.chroma_gain
             return hue_chroma_to_offset(hue, np.clip(chroma, 0.0, 1.0)), uncertainty
         if self.name == "lab_marginal":
