@@ -4,7 +4,8 @@ Inputs are files or folders (recursive; the sub-folder structure is kept under t
 Each file is processed on its own: a bad file is reported and the batch goes on. Outputs are
 written atomically and never over an input; if a file is interrupted (Ctrl+C) the outputs already
 written for it are removed, so a photo is either fully done or not at all (``skip_existing`` then
-resumes correctly). On CUDA, photos go through the network in groups (``predict_batch``) and are
+resumes correctly). In the grouped CUDA path, writes already running when Ctrl+C arrives are
+finished rather than rolled back (each output file is complete either way). On CUDA, photos go through the network in groups (``predict_batch``) and are
 decoded, rendered and written by a few worker threads.
 """
 

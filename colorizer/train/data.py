@@ -116,7 +116,8 @@ def manifest_licences(manifest: str | Path, split: str | None = None) -> dict[st
 def load_color_image(path: str | Path, max_side: int = MAX_SOURCE_SIDE) -> tuple[np.ndarray, np.ndarray | None]:
     """(rgb float32 (H, W, 3) in [0, 1], opaque mask (H, W) bool or None when fully opaque).
 
-    EXIF orientation is applied; 16-bit images keep their precision; images larger than ``max_side``
+    EXIF orientation is applied; 16-bit gray images keep their precision (Pillow reads 16-bit colour
+    at 8 bits, which is plenty for colour labels); images larger than ``max_side``
     are reduced (area filter). Raises :class:`DataError` naming the file on any problem.
     """
     path = Path(path)
