@@ -46,7 +46,7 @@ import numpy as np
 
 from colorizer.bins import BinScheme, gaussian_centers, hue_angles, uniform_centers
 from colorizer.color import ab_to_offset, compose_with_luma, luma, rgb_to_hue_chroma, rgb_to_lab
-from colorizer.pipeline import Colorizer, Prediction, RenderResult, RenderSettings, posterior, render_probs
+from colorizer.pipeline import GUIDE_SCALE, Colorizer, Prediction, RenderResult, RenderSettings, posterior, render_probs
 
 LAMBDA_SCALE = 10.0
 EPS = 1e-12
@@ -622,8 +622,6 @@ def preview_prediction(prediction: Prediction, max_side: int = 512, grid_side: i
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         small = cv2.resize(prediction.lightness, size, interpolation=cv2.INTER_AREA)
         changes["lightness"] = small
-        if getattr(prediction, "guide", None) is not None:
-            changes["guide"] = small
     gh, gw = prediction.grid_size
     gscale = 1.0 if grid_side is None else min(1.0, grid_side / max(gh, gw))
     if gscale < 1.0:
@@ -631,6 +629,9 @@ def preview_prediction(prediction: Prediction, max_side: int = 512, grid_side: i
         changes["log_probs"] = [np.log(np.maximum(_resize_stack(np.exp(lp), gsize), 1e-30)).astype(np.float32)
                                 for lp in prediction.log_probs]
         changes["small_lightness"] = cv2.resize(prediction.small_lightness, gsize, interpolation=cv2.INTER_AREA)
+        if prediction.guide is not None:  # keep the guide at GUIDE_SCALE x the (smaller) grid
+            guide_size = (GUIDE_SCALE * gsize[0], GUIDE_SCALE * gsize[1])
+            changes["guide"] = cv2.resize(prediction.guide, guide_size, interpolation=cv2.INTER_AREA)
     return dataclasses.replace(prediction, **changes) if changes else prediction
 
 

@@ -23,6 +23,7 @@ from colorizer.weights import LoadedWeights, load_weights
 
 log = logging.getLogger(__name__)
 RENDER_CHUNK_PIXELS = 1 << 20
+GUIDE_SCALE = 2  # the guided filter's resolution, in multiples of the prediction grid
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,8 @@ class Prediction:
 
     ``log_probs``: one (h, w, K) float32 log-histogram map per colour channel (prediction grid);
     ``lightness``: the full-resolution input lightness (H, W) in [0, 1];
-    ``small_lightness``: lightness on the prediction grid; ``guide``: lightness at the working size
-    (the network's input), used for edge-aware upsampling.
+    ``small_lightness``: lightness on the prediction grid; ``guide``: lightness at ``GUIDE_SCALE``
+    times the grid size, used for edge-aware upsampling.
     """
 
     log_probs: list[np.ndarray]
@@ -174,11 +175,12 @@ def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
 
 
 def guided_upsample(offset: np.ndarray, guide: np.ndarray, lightness: np.ndarray,
-                    radius: int = 4, eps: float = 2e-3) -> np.ndarray:
+                    radius: int = 2, eps: float = 2e-3) -> np.ndarray:
     """Fast guided filter (He & Sun 2015): colour ``offset`` (h, w, 3) -> full resolution, following ``lightness``.
 
-    The linear model ``q = a * I + b`` is fitted at the guide's resolution (the working size), its
-    coefficients are upsampled bilinearly and applied to the full-resolution lightness.
+    The linear model ``q = a * I + b`` is fitted at the guide's resolution (twice the prediction
+    grid, see ``GUIDE_SCALE``; ``radius`` 2 there spans one grid cell), its coefficients are
+    upsampled bilinearly and applied to the full-resolution lightness, so edges stay sharp.
     """
     gh, gw = guide.shape
     p = upsample(offset, (gh, gw))
@@ -249,9 +251,11 @@ class Colorizer:
             for j, i in enumerate(idx):
                 log_probs = [o[j].permute(1, 2, 0).float().cpu().numpy() for o in outs]
                 small_l = cv2.resize(working[i], (grid[1], grid[0]), interpolation=cv2.INTER_AREA)
+                gh, gw = min(shape[0], GUIDE_SCALE * grid[0]), min(shape[1], GUIDE_SCALE * grid[1])
+                guide = working[i] if (gh, gw) == shape else cv2.resize(working[i], (gw, gh), interpolation=cv2.INTER_AREA)
                 results[i] = Prediction(log_probs=log_probs, lightness=lightnesses[i].astype(np.float32, copy=False),
                                         small_lightness=small_l, scheme=self.scheme, working_size=shape,
-                                        guide=working[i])
+                                        guide=guide)
         return [r for r in results if r is not None]
 
     def render(self, prediction: Prediction, settings: RenderSettings | None = None,

@@ -90,7 +90,7 @@ def test_guided_upsample_follows_lightness_edges():
     from colorizer.pipeline import guided_upsample, upsample
     w_full = 256
     lightness = np.tile(np.where(np.arange(w_full) < 130, 0.2, 0.8).astype(np.float32), (64, 1))
-    guide = lightness[::4, ::4].copy()
+    guide = lightness[::8, ::8].copy()  # twice the 4 x 16 colour grid, as predict stores it
     # coarse colour: red on the dark side, blue on the bright side, blurred over the grid
     x = np.arange(16) + 0.5
     t = np.clip((x - 8.1) / 3 + 0.5, 0, 1).astype(np.float32)
