@@ -90,3 +90,22 @@ def test_eval_errors_are_clear(tmp_path, tiny_weights, capsys) -> None:
     assert run_eval(["--data", str(tmp_path / "nothing")]) == 1
     assert "nothing" in capsys.readouterr().err
     assert run_eval(["--data", str(tmp_path), "--weights", str(tmp_path / "missing.safetensors")]) == 1
+
+
+def test_eval_data_folder_of_a_corpus_measures_only_its_val_split(tmp_path):
+    import argparse
+
+    from PIL import Image
+
+    from colorizer.train.commands import eval_paths
+
+    (tmp_path / "photos").mkdir()
+    rows = ["file\tsplit"]
+    for name, split in [("a.png", "train"), ("b.png", "val"), ("c.png", "train")]:
+        Image.new("RGB", (8, 8), (200, 30, 30)).save(tmp_path / "photos" / name)
+        rows.append(f"photos/{name}\t{split}")
+    (tmp_path / "MANIFEST.tsv").write_text("\n".join(rows) + "\n")
+    args = argparse.Namespace(manifest=None, data=[str(tmp_path)], split="val", limit=None)
+    assert [p.name for p in eval_paths(args)] == ["b.png"]
+    args.data = [str(tmp_path / "photos")]  # the manifest one level up counts too
+    assert [p.name for p in eval_paths(args)] == ["b.png"]

@@ -124,13 +124,22 @@ def add_eval_command(subparsers: argparse._SubParsersAction) -> argparse.Argumen
 
 
 def eval_paths(args: argparse.Namespace) -> list[Path]:
+    """Photos to measure. A ``--data`` folder that is (or lies in) a corpus with a MANIFEST.tsv is
+    restricted to the manifest's ``--split`` (default val), so training photos never count."""
     from colorizer.train.data import find_images, read_manifest
 
     paths: list[Path] = []
     if args.manifest:
         paths += read_manifest(args.manifest, args.split)
-    if args.data:
-        paths += find_images(args.data)
+    for folder in map(Path, args.data or []):
+        found = find_images([folder])
+        manifest = next((m for m in (folder / "MANIFEST.tsv", folder.parent / "MANIFEST.tsv") if m.is_file()), None)
+        if folder.is_dir() and manifest is not None:
+            listed = {p.resolve() for p in read_manifest(manifest, args.split)}
+            found = [p for p in found if p.resolve() in listed]
+            print(f"colorizer eval: {folder}: measuring the {len(found)} photos of split={args.split} "
+                  f"listed in {manifest}", file=sys.stderr)
+        paths += found
     return paths[: args.limit] if args.limit else paths
 
 
