@@ -9,7 +9,6 @@ resolution (previews reuse the prediction with a downscaled lightness plane).
 from __future__ import annotations
 
 import dataclasses
-import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from colorizer.energy import preview_prediction
 from colorizer.pipeline import Colorizer, Prediction, RenderResult, RenderSettings
 
 
@@ -74,17 +74,6 @@ class EditState:
         return dataclasses.replace(self, **changes)
 
 
-def downscale_prediction(prediction: Prediction, max_side: int) -> Prediction:
-    """A copy of ``prediction`` whose full-resolution lightness is downscaled (cheap renders)."""
-    h, w = prediction.size
-    scale = min(1.0, max_side / max(h, w))
-    if scale >= 1.0:
-        return prediction
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    small = cv2.resize(prediction.lightness, (nw, nh), interpolation=cv2.INTER_AREA)
-    return dataclasses.replace(prediction, lightness=small)
-
-
 # ----- energy (reference transfer, samples, hints) -----------------------------------------------
 class BiasCache:
     """Per-photo cache of fitted biases (reference targets, fits), shared by worker threads."""
@@ -109,12 +98,5 @@ def render_state(colorizer: Colorizer, prediction: Prediction, state: EditState,
     """Render ``state`` from the cached prediction; ``max_side`` bounds the output for previews."""
     from app import energy_bridge
 
-    display = downscale_prediction(prediction, max_side) if max_side else prediction
+    display = preview_prediction(prediction, max_side, grid_side=None) if max_side else prediction
     return energy_bridge.render(colorizer, prediction, display, state, cache)
-
-
-def fit_wh(shape: tuple[int, int], max_side: int) -> tuple[int, int]:
-    """cv2-style (w, h) for ``shape`` scaled so its longest side is at most ``max_side``."""
-    h, w = shape
-    s = min(1.0, max_side / max(h, w))
-    return max(1, int(math.floor(w * s + 0.5))), max(1, int(math.floor(h * s + 0.5)))

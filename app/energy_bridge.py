@@ -15,6 +15,7 @@ from colorizer.imageio import load_rgb
 from colorizer.pipeline import Colorizer, Prediction, RenderResult
 
 from app.editing import BiasCache, EditState, Hint, SampleChoice
+from app.imaging import downscale
 
 REFERENCE_MAX_SIDE = 384
 HINT_MASK_SCALE = 4  # hint masks are rasterised at this multiple of the prediction grid
@@ -32,16 +33,7 @@ def _cached(cache: BiasCache | None, key: Any, make):
 
 def reference_rgb(path: str, cache: BiasCache | None = None) -> np.ndarray:
     """The reference photo as small float RGB (raises ImageReadError)."""
-    import cv2
-
-    def load() -> np.ndarray:
-        rgb = load_rgb(path)
-        h, w = rgb.shape[:2]
-        s = min(1.0, REFERENCE_MAX_SIDE * 2 / max(h, w))
-        if s < 1.0:
-            rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-        return rgb
-    return _cached(cache, ("ref_rgb", path), load)
+    return _cached(cache, ("ref_rgb", path), lambda: downscale(load_rgb(path), REFERENCE_MAX_SIDE * 2))
 
 
 def energy_hint(hint: Hint, grid: tuple[int, int]):

@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 from PySide6.QtGui import QImage
 
+from colorizer.pipeline import working_shape
+
 
 def rgb8_to_qimage(rgb: np.ndarray) -> QImage:
     """(H, W, 3) uint8 -> a QImage that owns its pixels."""
@@ -26,16 +28,10 @@ def lightness_to_qimage(lightness: np.ndarray) -> QImage:
     return gray8_to_qimage(np.clip(lightness * 255.0 + 0.5, 0, 255).astype(np.uint8))
 
 
-def fit_shape(h: int, w: int, max_side: int) -> tuple[int, int]:
-    """(h, w) scaled down so the longest side is at most ``max_side`` (never up)."""
-    scale = min(1.0, max_side / max(h, w))
-    return max(1, round(h * scale)), max(1, round(w * scale))
-
-
 def downscale(img: np.ndarray, max_side: int) -> np.ndarray:
     """Area-downscale an (H, W[, C]) array so its longest side is at most ``max_side``."""
     h, w = img.shape[:2]
-    nh, nw = fit_shape(h, w, max_side)
+    nh, nw = working_shape(h, w, max_side)
     if (nh, nw) == (h, w):
         return img
     return cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)

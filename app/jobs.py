@@ -9,12 +9,13 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QImageReader
 
+from colorizer.energy import preview_prediction
 from colorizer.imageio import load_image, save_image
 from colorizer.pipeline import Colorizer
 from colorizer.visual import uncertainty_to_rgb
 
 from app import energy_bridge
-from app.editing import EditState, downscale_prediction, render_state
+from app.editing import EditState, render_state
 from app.imaging import downscale, lightness_to_qimage, rgb8_to_qimage
 from app.workers import CancelToken
 
@@ -101,7 +102,7 @@ def full_job(colorizer: Colorizer, prediction, state: EditState, cache) -> dict:
 
 
 def samples_job(prediction, state: EditState, n: int, seed: int, cache) -> list[QImage]:
-    display = downscale_prediction(prediction, SAMPLE_THUMB * 2)
+    display = preview_prediction(prediction, SAMPLE_THUMB * 2, grid_side=None)
     results = energy_bridge.samples(prediction, display, state, n, seed, cache)
     return [rgb8_to_qimage(r.rgb8()) for r in results]
 

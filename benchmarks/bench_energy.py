@@ -23,17 +23,14 @@ SAMPLE = REPO.parent / "shared" / "data" / "bw-samples" / "plasma-grey-architect
 
 
 def _load_colorizer(weights: str | Path | None, working_size: int) -> tuple[Colorizer, str]:
-    try:
-        return Colorizer.load(weights, device="cpu", working_size=working_size), str(weights or "bundled")
-    except Exception:  # no bundled weights yet: time a random network of the default architecture
-        from colorizer.bins import BinScheme
-        from colorizer.model import ModelConfig, build_model
-        from colorizer.weights import load_weights, save_weights
-        import tempfile
-        torch.manual_seed(0)
-        path = Path(tempfile.mkdtemp()) / "random.safetensors"
-        save_weights(path, build_model(ModelConfig(), pretrained=False), BinScheme())
-        return Colorizer(load_weights(path), device="cpu", working_size=working_size), "random-init (default architecture)"
+    """The bundled (or given) model on the CPU; a random one of the same architecture if it is missing."""
+    import tempfile
+
+    from colorizer.bench import load_colorizer
+
+    colorizer, _, source = load_colorizer(None if weights is None else str(weights), "cpu", working_size,
+                                          Path(tempfile.mkdtemp()))
+    return colorizer, source
 
 
 def _photo(size: int) -> np.ndarray:

@@ -97,14 +97,17 @@ def synthetic_photo(h: int, w: int, seed: int = 0) -> np.ndarray:
     return small.astype(np.uint8)
 
 
-def resolve_weights(weights: str | None, workdir: Path) -> tuple[str | None, str]:
-    """(weights path or None for bundled, description); a random model of the same architecture
-    stands in when the bundled weights are missing (timings are representative, colours are not)."""
-    from colorizer.weights import WeightsError, load_weights
+def load_colorizer(weights: str | None, device: str, working_size: int,
+                   workdir: Path) -> tuple[Colorizer, str | None, str]:
+    """(colouriser, weights path or None for the bundled one, description), loading the file once.
+
+    A random model of the same architecture stands in when the bundled weights are missing
+    (timings are representative, colours are not); a named file that fails to load is an error.
+    """
+    from colorizer.weights import WeightsError
 
     try:
-        load_weights(weights)
-        return weights, str(weights or "bundled")
+        return Colorizer.load(weights, device=device, working_size=working_size), weights, str(weights or "bundled")
     except WeightsError:
         if weights is not None:
             raise
@@ -112,14 +115,8 @@ def resolve_weights(weights: str | None, workdir: Path) -> tuple[str | None, str
     from colorizer.model import ModelConfig, build_model
     from colorizer.weights import save_weights
 
-    path = save_weights(workdir / "random.safetensors", build_model(ModelConfig(), pretrained=False), BinScheme())
-    return str(path), "random (bundled weights missing)"
-
-
-def load_colorizer(weights: str | None, device: str, working_size: int, workdir: Path) -> tuple[Colorizer, str]:
-    """The requested/bundled model (or the random stand-in) on ``device``."""
-    path, model = resolve_weights(weights, workdir)
-    return Colorizer.load(path, device=device, working_size=working_size), model
+    path = str(save_weights(workdir / "random.safetensors", build_model(ModelConfig(), pretrained=False), BinScheme()))
+    return Colorizer.load(path, device=device, working_size=working_size), path, "random (bundled weights missing)"
 
 
 def bench_size(colorizer: Colorizer, name: str, shape: tuple[int, int], repeats: int, workdir: Path) -> dict:
@@ -210,7 +207,7 @@ def memory_child(weights: str | None, device: str, working_size: int, src: Path)
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        colorizer, model = load_colorizer(weights, device, working_size, workdir)
+        colorizer, _, model = load_colorizer(weights, device, working_size, workdir)
         after_load = _peak_mb()
         reset = _reset_peak()
         start = time.perf_counter()
@@ -281,8 +278,7 @@ def run_benchmarks(config: BenchConfig) -> dict:
                              "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        path, model = resolve_weights(config.weights, workdir)
-        colorizer = Colorizer.load(path, device=config.device, working_size=config.working_size)
+        colorizer, path, model = load_colorizer(config.weights, config.device, config.working_size, workdir)
         out.update(model=model, device=str(colorizer.device), working_size=config.working_size, repeats=config.repeats)
         out["sizes"] = {name: bench_size(colorizer, name, shape, config.repeats, workdir) for name, shape in sizes.items()}
         out["energy"] = bench_energy(colorizer, config.repeats)

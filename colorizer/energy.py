@@ -46,7 +46,8 @@ import numpy as np
 
 from colorizer.bins import BinScheme, gaussian_centers, hue_angles, uniform_centers
 from colorizer.color import ab_to_offset, compose_with_luma, luma, rgb_to_hue_chroma, rgb_to_lab
-from colorizer.pipeline import GUIDE_SCALE, Colorizer, Prediction, RenderResult, RenderSettings, posterior, render_probs
+from colorizer.pipeline import (GUIDE_SCALE, Colorizer, Prediction, RenderResult, RenderSettings, posterior,
+                                render_probs, working_shape)
 
 LAMBDA_SCALE = 10.0
 EPS = 1e-12
@@ -615,13 +616,10 @@ def preview_prediction(prediction: Prediction, max_side: int = 512, grid_side: i
     area-averaged down to at most that many cells per side (probabilities averaged, then logged).
     Biases fitted on the full prediction apply unchanged; per-pixel (hint) maps must be resized.
     """
-    h, w = prediction.size
     changes: dict = {}
-    scale = min(1.0, max_side / max(h, w))
-    if scale < 1.0:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        small = cv2.resize(prediction.lightness, size, interpolation=cv2.INTER_AREA)
-        changes["lightness"] = small
+    nh, nw = working_shape(*prediction.size, max_side)
+    if (nh, nw) != prediction.size:
+        changes["lightness"] = cv2.resize(prediction.lightness, (nw, nh), interpolation=cv2.INTER_AREA)
     gh, gw = prediction.grid_size
     gscale = 1.0 if grid_side is None else min(1.0, grid_side / max(gh, gw))
     if gscale < 1.0:

@@ -14,7 +14,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from app.editing import EditState, Hint, downscale_prediction, render_state
+from app.editing import EditState, Hint, render_state
+from colorizer.energy import preview_prediction
 from app.gc_guard import ensure_gui_gc, release_gui_gc
 from app.workers import Cancelled, CancelToken, Runner, error_text
 
@@ -72,7 +73,7 @@ def test_errors_and_cancel(qtbot):
 def test_preview_render_and_hint_mask(tiny_colorizer):
     lum = np.tile(np.linspace(0, 1, 300, dtype=np.float32), (200, 1))
     pred = tiny_colorizer.predict(lum)
-    small = downscale_prediction(pred, 100)
+    small = preview_prediction(pred, 100, grid_side=None)
     assert small.size == (67, 100) and small.grid_size == pred.grid_size
     t = time.perf_counter()
     result = render_state(tiny_colorizer, pred, EditState(), max_side=100)

@@ -62,6 +62,14 @@ def digests(root: Path) -> dict[Path, str]:
     return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
 
 
+def three_photo_jobs(tmp_path: Path) -> list[Job]:
+    """Jobs for three small gray photos p0..p2.png in ``tmp_path``, written to ``tmp_path/out``."""
+    for i in range(3):
+        Image.fromarray(gray(12, 12, i), "L").save(tmp_path / f"p{i}.png")
+    jobs, _ = collect_jobs([tmp_path / f"p{i}.png" for i in range(3)], tmp_path / "out")
+    return jobs
+
+
 def temp_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if ".tmp" in p.name or p.name.startswith(".colorizer")]
 
@@ -192,9 +200,7 @@ def test_ctrl_c_rolls_back_the_photo_in_progress(tiny_colorizer: Colorizer, tmp_
 
 def test_unexpected_error_in_one_file_is_collected(tiny_colorizer: Colorizer, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    for i in range(3):
-        Image.fromarray(gray(12, 12, i), "L").save(tmp_path / f"p{i}.png")
-    jobs, _ = collect_jobs([tmp_path / f"p{i}.png" for i in range(3)], tmp_path / "out")
+    jobs = three_photo_jobs(tmp_path)
     real = batch_mod.render_outputs
 
     def flaky(colorizer, prediction, options):
@@ -239,9 +245,7 @@ def test_grouped_path_matches_one_by_one(tiny_colorizer: Colorizer, tmp_path: Pa
 
 def test_group_failure_falls_back_to_single(tiny_colorizer: Colorizer, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    for i in range(3):
-        Image.fromarray(gray(12, 12, i), "L").save(tmp_path / f"p{i}.png")
-    jobs, _ = collect_jobs([tmp_path / f"p{i}.png" for i in range(3)], tmp_path / "out")
+    jobs = three_photo_jobs(tmp_path)
     real = tiny_colorizer.predict_batch
 
     def no_groups(lightnesses):
