@@ -1,24 +1,27 @@
-"""Batch export: colourise a folder with the current settings in a worker thread.
+"""Batch export: colourise a folder in a worker thread.
 
-Progress bar, cancel, skip-existing, and a list of per-file errors at the end. Inputs are never
-overwritten: the output folder must differ from the input folder (and not lie inside it), and
+Each photo gets its own saved edits (its sidecar recipe) where it has them, and the chosen look
+elsewhere. Progress bar, cancel, skip-existing, and a list of per-file errors at the end. Inputs are
+never overwritten: the output folder must differ from the input folder (and not lie inside it), and
 ``run_batch`` itself refuses to write over any input.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialogButtonBox, QFileDialog,
                                QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from colorizer.batch import BatchReport, ColorizeOptions, FileResult, collect_jobs, run_batch
-from colorizer.pipeline import Colorizer, RenderSettings
+from colorizer.pipeline import Colorizer
+from colorizer.recipe import Recipe
+from colorizer.sidecars import SidecarStore
 
+from app.cancellable_dialog import CancellableDialog
 from app.workers import Runner, error_text
 
 FORMATS = {"png": "PNG (lossless)", "jpg": "JPEG", "tif": "TIFF"}
@@ -28,23 +31,23 @@ class _Progress(QObject):
     step = Signal(int, int, object)
 
 
-class BatchDialog(QDialog):
+class BatchDialog(CancellableDialog):
     """Choose folders and format, run, watch progress, cancel, read the errors."""
 
     finished_report = Signal(object)
 
-    def __init__(self, colorizer_getter: Callable[[], Colorizer | None], settings: RenderSettings,
-                 runner: Runner, input_dir: str = "", output_dir: str = "", parent: QWidget | None = None,
-                 reference: str | None = None, match_strength: float = 1.0, quantile: bool = False) -> None:
+    def __init__(self, colorizer_getter: Callable[[], Colorizer | None], looks: dict[str, Recipe],
+                 sidecars: SidecarStore, runner: Runner, input_dir: str = "", output_dir: str = "",
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Batch export")
         self.setMinimumWidth(560)
         self.colorizer_getter = colorizer_getter
-        self.settings = settings
+        self.looks = looks
+        self.sidecars = sidecars
         self.runner = runner
         self.report: BatchReport | None = None
-        self._cancel = threading.Event()
-        self._running = False
+        self._problems: list[FileResult] = []
         self._progress = _Progress()
         self._progress.step.connect(self._on_step)
 
@@ -55,29 +58,28 @@ class BatchDialog(QDialog):
         self.format = QComboBox()
         for key, label in FORMATS.items():
             self.format.addItem(label, key)
+        self.look = QComboBox()
+        self.look.setObjectName("look")
+        self.look.addItems(list(looks))
+        self.own_edits = QCheckBox("Photos with their own saved edits keep them")
+        self.own_edits.setToolTip("A photo edited in this program has its recipe beside it (<name>.colorizer.json)")
+        self.own_edits.setChecked(True)
         self.skip = QCheckBox("Skip photos whose output already exists")
         self.skip.setChecked(True)
         self.uncertainty = QCheckBox("Also write uncertainty maps (<name>_uncertainty)")
-        self.reference = reference
-        self.match_strength = match_strength
-        self.quantile = quantile
-        self.use_reference = QCheckBox(f"Match the reference palette ({Path(reference).name}, strength "
-                                       f"{match_strength:.1f})" if reference else "Match a reference palette")
-        self.use_reference.setEnabled(reference is not None)
-        self.use_reference.setChecked(reference is not None)
         form = QFormLayout()
         form.addRow("Input folder", self._with_browse(self.input, "Choose the input folder"))
         form.addRow("Output folder", self._with_browse(self.output, "Choose the output folder"))
         form.addRow("Format", self.format)
+        form.addRow("Look", self.look)
+        form.addRow("", self.own_edits)
         form.addRow("", self.skip)
         form.addRow("", self.uncertainty)
-        form.addRow("", self.use_reference)
-        s = settings
-        summary = QLabel(f"Current settings: strength {s.chroma_gain:.2f}, T {s.temperature:.2f}, "
-                         f"fading {s.fading_eta:.3f}, hue {s.hue_bias:.2f} @ {s.hue_direction * 360:.0f}°, "
-                         f"push {s.chroma_push:+.2f}, {s.method}")
+        summary = QLabel()
         summary.setObjectName("hint")
         summary.setWordWrap(True)
+        self.look.currentTextChanged.connect(lambda name: summary.setText(describe_look(self.looks[name])))
+        summary.setText(describe_look(self.chosen_look()))
         self.progress = QProgressBar()
         self.progress.setValue(0)
         self.status = QLabel("Ready.")
@@ -97,6 +99,10 @@ class BatchDialog(QDialog):
         layout.addWidget(self.errors)
         layout.addWidget(self.buttons)
 
+    def chosen_look(self) -> Recipe:
+        """The recipe for photos without their own edits."""
+        return self.looks[self.look.currentText()]
+
     def _with_browse(self, edit: QLineEdit, title: str) -> QWidget:
         box = QWidget()
         row = QHBoxLayout(box)
@@ -113,10 +119,6 @@ class BatchDialog(QDialog):
             edit.setText(path)
 
     # ----- running ------------------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self._running
-
     def validate(self) -> str | None:
         """A message saying what is wrong with the choices, or None."""
         src, dst = self.input.text().strip(), self.output.text().strip()
@@ -139,13 +141,9 @@ class BatchDialog(QDialog):
         colorizer = self.colorizer_getter()
         fmt = self.format.currentData()
         jobs, problems = collect_jobs([self.input.text().strip()], self.output.text().strip(), fmt)
-        options = ColorizeOptions(settings=self.settings, skip_existing=self.skip.isChecked(), output_format=fmt,
+        options = ColorizeOptions(recipe=self.chosen_look(), skip_existing=self.skip.isChecked(), output_format=fmt,
                                   uncertainty=self.uncertainty.isChecked())
-        if self.reference is not None and self.use_reference.isChecked():
-            options.reference = Path(self.reference)
-            options.match_strength = self.match_strength
-            if self.quantile:
-                options.reference_method = "quantile"  # read by colorizer.batch when present
+        own_edits = self.own_edits.isChecked()
         self._cancel.clear()
         self._running = True
         self._problems = problems
@@ -158,9 +156,11 @@ class BatchDialog(QDialog):
         self.cancel_button.setText("Cancel")
 
         def work() -> BatchReport:
-            return run_batch(colorizer, jobs, options,
-                             progress=lambda d, t, r: self._progress.step.emit(d, t, r),
-                             cancel=self._cancel.is_set)
+            todo, unusable = self.sidecars.attach(jobs) if own_edits else (jobs, [])
+            report = run_batch(colorizer, todo, options, progress=lambda d, t, r: self._progress.step.emit(d, t, r),
+                               cancel=self._cancel.is_set)
+            report.results[:0] = unusable
+            return report
 
         self.runner.submit(work, on_done=self._on_done, on_error=self._on_error, label="Batch export")
 
@@ -194,16 +194,14 @@ class BatchDialog(QDialog):
         self.start.setEnabled(True)
         self.cancel_button.setText("Close")
 
-    def cancel_or_close(self) -> None:
-        """Cancel a running batch (after the current photo), else close the dialog."""
-        if self._running:
-            self._cancel.set()
-            self.status.setText("Cancelling after the current photo…")
-        else:
-            self.reject()
 
-    def reject(self) -> None:  # noqa: D401 - Qt override
-        if self._running:
-            self._cancel.set()
-            return
-        super().reject()
+def describe_look(look: Recipe) -> str:
+    """One line about a look: its settings and reference palette."""
+    s = look.settings
+    text = (f"Colour strength {s.value('chroma_gain'):.2f}, T {s.value('temperature'):.2f}, "
+            f"fading {s.value('fading_eta'):.3f}, hue {s.hue_bias:.2f} @ {s.hue_direction * 360:.0f}°, "
+            f"push {s.chroma_push:+.2f}, {s.value('method')}")
+    ref = look.reference
+    if ref is not None:
+        text += f"; palette of {Path(ref.path).name} ({ref.method}, strength {ref.strength:.1f})"
+    return text

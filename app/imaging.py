@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import cv2
 import numpy as np
 from PySide6.QtGui import QImage
@@ -44,3 +46,21 @@ def qimage_to_rgb8(image: QImage) -> np.ndarray:
     ptr = image.constBits()
     arr = np.frombuffer(ptr, np.uint8, count=image.bytesPerLine() * h).reshape(h, image.bytesPerLine())
     return arr[:, : 3 * w].reshape(h, w, 3).copy()
+
+
+def region_overlay(regions: Sequence[tuple[np.ndarray, tuple[int, int, int]]], size: tuple[int, int],
+                   max_side: int = 800, tint: int = 50) -> QImage:
+    """Regions (weights in [0, 1], any resolution) with their colours, for a photo of ``size`` (width,
+    height): a light tint inside and an opaque outline, so the picture under them stays visible."""
+    w, h = size
+    hh, ww = working_shape(h, w, max_side)
+    rgba = np.zeros((hh, ww, 4), np.uint8)
+    for region, color in regions:
+        inside = cv2.resize(region.astype(np.float32), (ww, hh), interpolation=cv2.INTER_LINEAR) > 0.5
+        edge = inside & ~cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        edge = cv2.dilate(edge.astype(np.uint8), np.ones((2, 2), np.uint8)).astype(bool)
+        rgba[inside, :3] = color
+        rgba[inside, 3] = np.maximum(rgba[inside, 3], tint)
+        rgba[edge, :3] = color
+        rgba[edge, 3] = 255
+    return QImage(rgba.data, ww, hh, 4 * ww, QImage.Format_RGBA8888).copy()

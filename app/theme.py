@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QConicalGradient, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
+
+from app.resources import icon_path
 
 STYLE_FILE = Path(__file__).with_name("style.qss")
 
@@ -36,22 +37,7 @@ def apply_dark_theme(app: QApplication) -> None:
     app.setWindowIcon(app_icon())
 
 
-def app_icon(size: int = 128) -> QIcon:
-    """The program's icon, painted at start-up: a photo half gray, half in colour."""
-    pm = QPixmap(size, size)
-    pm.fill(Qt.transparent)
-    p = QPainter(pm)
-    p.setRenderHint(QPainter.Antialiasing)
-    r = QRectF(size * 0.06, size * 0.06, size * 0.88, size * 0.88)
-    grad = QConicalGradient(r.center(), 90)
-    for i in range(7):
-        grad.setColorAt(i / 6, QColor.fromHsvF((i / 6) % 1.0, 0.65, 0.95))
-    p.setPen(Qt.NoPen)
-    p.setBrush(grad)
-    p.drawEllipse(r)
-    p.setBrush(QColor(128, 128, 132))
-    p.drawPie(r, 90 * 16, 180 * 16)
-    p.setBrush(QColor(40, 40, 44))
-    p.drawEllipse(r.center(), size * 0.16, size * 0.16)
-    p.end()
-    return QIcon(pm)
+def app_icon() -> QIcon:
+    """The program's icon (``resources/colorizer.png``); an empty icon if the file is missing."""
+    path = icon_path()
+    return QIcon(str(path)) if path is not None else QIcon()

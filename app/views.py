@@ -8,15 +8,18 @@ view paints the cheapest one that is sharp at the current zoom.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QWheelEvent
-from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QStackedLayout, QWidget
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
 MODES = ("result", "original", "split", "uncertainty", "side")
 MODE_LABELS = {"result": "Result", "original": "Original", "split": "Before / after",
                "uncertainty": "Uncertainty", "side": "Side by side"}
 MIN_ZOOM, MAX_ZOOM = 0.01, 32.0
+STROKE_PREVIEW_S = 0.15
 
 
 class ViewState(QObject):
@@ -66,20 +69,25 @@ class PhotoView(QWidget):
 
     zoomChanged = Signal(float)
     strokeFinished = Signal(list, float)   # normalised points, radius (fraction of longest side)
+    strokeMoved = Signal(list, float)      # the stroke so far (at most every STROKE_PREVIEW_S): live preview
+    brushHover = Signal(object)            # normalised (x, y) under the brush, or None when it left
     hoverInfo = Signal(str)
 
     def __init__(self, state: ViewState, mode: str = "result", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.mode = mode
-        self.layers = {name: Layer() for name in ("result", "original", "uncertainty", "hints")}
+        self.layers = {name: Layer() for name in ("result", "original", "uncertainty", "hints", "hover", "compare")}
         self.image_size = QSize(0, 0)
         self.split = 0.5
         self.overlay_opacity = 0.75
         self.brush_enabled = False
+        self.erasing = False
         self.show_hints = False
+        self._last_emit = 0.0
         self._legend: QImage | None = None
         self.badge = ""
+        self.caption = ""  # which model made this pane's picture (side by side comparison)
         self.brush_radius = 0.03
         self.brush_color = QColor(220, 120, 60)
         self.placeholder = "Open a photo (File ▸ Open, drag and drop, or Ctrl+O)"
@@ -173,7 +181,9 @@ class PhotoView(QWidget):
         target = self.image_rect()
         needed = target.width()
         mode = self.mode
-        if mode == "original" or (mode != "original" and not self.layers["result"].images):
+        if mode == "compare":  # another model's result (side by side), the gray original until it is there
+            self._draw(p, "compare" if self.layers["compare"].images else "original", target, needed)
+        elif mode == "original" or (mode != "original" and not self.layers["result"].images):
             self._draw(p, "original", target, needed)
         elif mode == "split":
             x = self.width() * self.split
@@ -193,16 +203,18 @@ class PhotoView(QWidget):
                 self._draw(p, "uncertainty", target, needed)
                 p.setOpacity(1.0)
                 self._paint_legend(p)
-        if self.layers["hints"].images and (self.show_hints or self.brush_enabled):
-            p.setOpacity(0.35)
+        if self.show_hints:  # outlines and a light tint: the result stays visible
             self._draw(p, "hints", target, needed)
-            p.setOpacity(1.0)
+        if self.brush_enabled and self._hover.x() >= 0 and not self._stroke:
+            self._draw(p, "hover", target, needed)
         if mode == "split" and self.layers["result"].images:
             self._paint_divider(p)
         if self.brush_enabled:
             self._paint_brush(p)
         if self.badge:
             self._paint_badge(p)
+        if self.caption:
+            self._paint_caption(p)
 
     def _draw(self, p: QPainter, layer: str, target: QRectF, needed: float) -> None:
         img = self.layers[layer].best(needed)
@@ -228,6 +240,18 @@ class PhotoView(QWidget):
         p.drawRoundedRect(box, 8, 8)
         p.setPen(QColor(235, 235, 238))
         p.drawText(box, Qt.AlignCenter, self.badge)
+
+    def _paint_caption(self, p: QPainter) -> None:
+        """A label in the top-left corner of the picture (the model that made it)."""
+        fm = p.fontMetrics()
+        img = self.image_rect().intersected(QRectF(self.rect()))
+        box = QRectF(max(img.left(), 0) + 8, max(img.top(), 0) + 8, fm.horizontalAdvance(self.caption) + 16,
+                     fm.height() + 6)
+        p.setPen(Qt.NoPen)
+        p.setBrush(QColor(20, 20, 22, 170))
+        p.drawRoundedRect(box, 5, 5)
+        p.setPen(QColor(235, 235, 238))
+        p.drawText(box, Qt.AlignCenter, self.caption)
 
     def _paint_legend(self, p: QPainter) -> None:
         """The uncertainty colour scale: sure (dark) to a guess (pale yellow)."""
@@ -274,19 +298,19 @@ class PhotoView(QWidget):
 
     def _paint_brush(self, p: QPainter) -> None:
         r = self.brush_radius * max(self.image_size.width(), self.image_size.height()) * self.scale()
-        color = QColor(self.brush_color)
-        if len(self._stroke) > 0:
+        color = QColor(40, 40, 44) if self.erasing else QColor(self.brush_color)
+        if len(self._stroke) > 0:  # a thin trace: the live result shows under it
             path = QPainterPath(self._stroke[0])
             for pt in self._stroke[1:]:
                 path.lineTo(pt)
-            color.setAlpha(140)
+            color.setAlpha(90)
             p.setPen(QPen(color, 2 * r, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin))
             p.setBrush(Qt.NoBrush)
             p.drawPath(path)
         if self._hover.x() >= 0:
             p.setOpacity(1.0)
             p.setBrush(Qt.NoBrush)
-            p.setPen(QPen(QColor(255, 255, 255, 200), 1.5))
+            p.setPen(QPen(QColor(255, 255, 255, 200), 1.5, Qt.DashLine if self.erasing else Qt.SolidLine))
             p.drawEllipse(self._hover, r, r)
 
     # ----- interaction --------------------------------------------------------------------------
@@ -313,6 +337,10 @@ class PhotoView(QWidget):
             self.split = min(1.0, max(0.0, pos.x() / max(1, self.width())))
         elif self._drag == "brush":
             self._stroke.append(pos)
+            now = time.monotonic()
+            if now - self._last_emit >= STROKE_PREVIEW_S:
+                self._last_emit = now
+                self.strokeMoved.emit(self._normalised(self._stroke), self.brush_radius)
         elif self._drag == "pan":
             delta = pos - self._last
             s = self.scale()
@@ -323,18 +351,26 @@ class PhotoView(QWidget):
                            (Qt.CrossCursor if self.brush_enabled else Qt.ArrowCursor))
             if self.has_image():
                 ip = self.to_image(pos)
-                if 0 <= ip.x() < self.image_size.width() and 0 <= ip.y() < self.image_size.height():
+                inside = 0 <= ip.x() < self.image_size.width() and 0 <= ip.y() < self.image_size.height()
+                if inside:
                     self.hoverInfo.emit(f"x {int(ip.x())}, y {int(ip.y())}")
+                if self.brush_enabled and not self.erasing:
+                    self.brushHover.emit(self._normalised([pos])[0] if inside else None)
         self._last = pos
         self.update()
 
+    def _normalised(self, points: list[QPointF]) -> list[tuple[float, float]]:
+        """Widget points as image fractions (x, y) in [0, 1]."""
+        w, h = max(1, self.image_size.width()), max(1, self.image_size.height())
+        out = []
+        for pt in points:
+            ip = self.to_image(pt)
+            out.append((min(1.0, max(0.0, ip.x() / w)), min(1.0, max(0.0, ip.y() / h))))
+        return out
+
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._drag == "brush" and self._stroke:
-            w, h = max(1, self.image_size.width()), max(1, self.image_size.height())
-            pts = []
-            for pt in self._stroke:
-                ip = self.to_image(pt)
-                pts.append((min(1.0, max(0.0, ip.x() / w)), min(1.0, max(0.0, ip.y() / h))))
+            pts = self._normalised(self._stroke)
             self._stroke = []
             self.strokeFinished.emit(pts, self.brush_radius)
         self._drag = None
@@ -343,7 +379,14 @@ class PhotoView(QWidget):
 
     def leaveEvent(self, event) -> None:  # noqa: N802
         self._hover = QPointF(-1, -1)
+        if self.brush_enabled:
+            self.brushHover.emit(None)
         self.update()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self.state.zoom is None:
+            self.zoomChanged.emit(self.scale())
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         if not self.has_image():
@@ -358,72 +401,3 @@ class PhotoView(QWidget):
         if self.brush_enabled:
             return
         self.zoom_to(1.0 if self.state.zoom is None else None, event.position())
-
-
-class CompareView(QWidget):
-    """The central viewer: one PhotoView, or two synchronised ones for the side-by-side mode."""
-
-    modeChanged = Signal(str)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.state = ViewState(self)
-        self.main = PhotoView(self.state, "result")
-        self.left = PhotoView(self.state, "original")
-        self.right = PhotoView(self.state, "result")
-        pair = QWidget()
-        row = QHBoxLayout(pair)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(2)
-        row.addWidget(self.left)
-        row.addWidget(self.right)
-        self.stack = QStackedLayout(self)
-        self.stack.addWidget(self.main)
-        self.stack.addWidget(pair)
-        self.mode = "result"
-
-    def views(self) -> list[PhotoView]:
-        return [self.main, self.left, self.right]
-
-    def active_view(self) -> PhotoView:
-        return self.right if self.mode == "side" else self.main
-
-    def set_mode(self, mode: str) -> None:
-        if mode not in MODES:
-            raise ValueError(mode)
-        self.mode = mode
-        if mode == "side":
-            self.stack.setCurrentIndex(1)
-        else:
-            self.main.set_mode(mode)
-            self.stack.setCurrentIndex(0)
-        self.modeChanged.emit(mode)
-
-    def set_image_size(self, size: QSize) -> None:
-        for v in self.views():
-            v.set_image_size(size)
-
-    def set_layer(self, name: str, image: QImage | None, level: str = "preview") -> None:
-        for v in self.views():
-            v.set_layer(name, image, level)
-
-    def clear(self) -> None:
-        for v in self.views():
-            v.clear()
-
-    def zoom_to(self, zoom: float | None) -> None:
-        self.active_view().zoom_to(zoom)
-
-    def set_badge(self, text: str) -> None:
-        for v in self.views():
-            v.badge = text
-            v.update()
-
-    def set_brush(self, enabled: bool, color: QColor | None = None, radius: float | None = None) -> None:
-        for v in self.views():
-            v.brush_enabled = enabled
-            if color is not None:
-                v.brush_color = QColor(color)
-            if radius is not None:
-                v.brush_radius = radius
-            v.update()

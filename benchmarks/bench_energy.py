@@ -1,7 +1,7 @@
 """Timings of the energy panel on cached predictions (no network run): solve, re-render, samples, hints.
 
-Run ``python benchmarks/bench_energy.py [--weights FILE]``; prints JSON. ``bench_energy(...)`` returns the
-same dict for ``colorizer bench``. Default: a 1-megapixel photo (1000 x 1000) at working size 1024, so
+Run ``python benchmarks/bench_energy.py [--weights FILE]``; prints JSON (the dict of
+``colorizer.bench.bench_energy``, the energy case of ``colorizer bench``, on a real photo). Default: a 1-megapixel photo (1000 x 1000) at working size 1024, so
 the prediction grid is about 256 x 256 (65k histograms of 2 x 32 bins).
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from colorizer import energy
+from colorizer.bench import bench_energy as energy_case
+from colorizer.bench import load_colorizer
 from colorizer.pipeline import Colorizer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,8 +26,6 @@ SAMPLE = REPO.parent / "shared" / "data" / "bw-samples" / "plasma-grey-architect
 def _load_colorizer(weights: str | Path | None, working_size: int) -> tuple[Colorizer, str]:
     """The bundled (or given) model on the CPU; a random one of the same architecture if it is missing."""
     import tempfile
-
-    from colorizer.bench import load_colorizer
 
     colorizer, _, source = load_colorizer(None if weights is None else str(weights), "cpu", working_size,
                                           Path(tempfile.mkdtemp()))
@@ -44,12 +43,12 @@ def _photo(size: int) -> np.ndarray:
 
 def bench_energy(weights: str | Path | None = None, working_size: int = 1024, photo_side: int = 1000,
                  repeats: int = 7, threads: int | None = None) -> dict:
-    """Median milliseconds of the energy operations on one cached prediction (CPU); see energy.bench_energy."""
+    """Median milliseconds of the energy operations on one cached prediction (CPU); see colorizer.bench."""
     if threads:
         torch.set_num_threads(threads)
     col, source = _load_colorizer(weights, working_size)
     out = {"benchmark": "energy", "weights": source, "threads": torch.get_num_threads(), "cpus": os.cpu_count()}
-    out.update(energy.bench_energy(col, repeats, lightness=_photo(photo_side)))
+    out.update(energy_case(col, repeats, lightness=_photo(photo_side)))
     return out
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from colorizer import energy
+from colorizer.energy import LAMBDA_SCALE
 from colorizer.color import luma
 from colorizer.pipeline import Colorizer, RenderSettings
+from colorizer.recipe import Recipe, Reference, RenderCache, recipe_biases, render
 from colorizer.train.data import load_color_image, read_manifest
 from colorizer.train.metrics import MetricAccumulator
 
@@ -28,7 +29,10 @@ CORPUS = REPO.parent / "shared" / "data" / "corpus"
 def eval_reference(weights: str | Path | None = None, strengths: tuple[float, ...] = (0.3, 1.0, 3.0),
                    working_size: int = 512, split: str = "val", limit: int | None = None,
                    settings: RenderSettings | None = None) -> dict:
-    """Score gray / automatic / energy transfer (per strength) / quantile matching on ``split``."""
+    """Score gray / automatic / energy transfer (per strength) / quantile matching on ``split``.
+
+    Every picture is a ``colorizer.recipe.render`` of a recipe whose reference is the photo itself.
+    """
     col = Colorizer.load(weights, device="cpu", working_size=working_size)
     settings = settings or RenderSettings()
     paths = read_manifest(CORPUS, split)[:limit]
@@ -42,17 +46,19 @@ def eval_reference(weights: str | Path | None = None, strengths: tuple[float, ..
         lightness = luma(truth).astype(np.float32)
         pred = col.predict(lightness)
         sel = (slice(None),) if mask is None else (mask,)
-        ref_mask = None if mask is None else mask
+        cache = RenderCache()
+        cache.references.put(Reference(str(path)), truth if mask is None else truth[mask][None])
+        recipes = {"automatic": Recipe(settings=settings),
+                   "quantile": Recipe(settings=settings, reference=Reference(str(path), method="quantile"))}
+        recipes.update({f"energy_{s:g}": Recipe(settings=settings, reference=Reference(str(path), strength=s))
+                        for s in strengths})
         outs = {"gray": np.repeat(lightness[..., None], 3, axis=-1)}
-        auto = col.render(pred, settings)
-        outs["automatic"] = auto.rgb
-        outs["quantile"] = energy.quantile_transfer(auto, truth if ref_mask is None else truth[ref_mask][None]).rgb
-        targets = energy.reference_histograms(pred.scheme, truth, mask=ref_mask)
-        for s in strengths:
-            t0 = time.perf_counter()
-            biases, _ = energy.fit_biases(pred, targets, lam=s * energy.LAMBDA_SCALE)
-            solve_ms.append((time.perf_counter() - t0) * 1000.0)
-            outs[f"energy_{s:g}"] = col.render(pred, settings, biases).rgb
+        for name, recipe in recipes.items():
+            if name.startswith("energy_"):
+                t0 = time.perf_counter()
+                recipe_biases(pred, recipe, cache)  # the fit alone, timed; render reuses it
+                solve_ms.append((time.perf_counter() - t0) * 1000.0)
+            outs[name] = render(pred, recipe, cache=cache).rgb
         for name, rgb in outs.items():
             accs[name].add(rgb[sel], truth[sel])
     summary = {name: acc.summary() for name, acc in accs.items()}
@@ -60,7 +66,7 @@ def eval_reference(weights: str | Path | None = None, strengths: tuple[float, ..
     for name, figures in summary.items():
         figures["ab_rmse_vs_gray"] = round(figures["ab_rmse"] / gray - 1.0, 3) if gray else None
     return {"split": split, "images": len(paths), "weights": str(weights or "bundled"), "working_size": working_size,
-            "lambda_scale": energy.LAMBDA_SCALE, "median_solve_ms": round(float(np.median(solve_ms)), 1) if solve_ms else None,
+            "lambda_scale": LAMBDA_SCALE, "median_solve_ms": round(float(np.median(solve_ms)), 1) if solve_ms else None,
             "methods": summary}
 
 

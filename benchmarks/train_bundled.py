@@ -10,7 +10,8 @@ import sys
 
 import torch
 
-from colorizer.train.trainer import TrainConfig, train
+from colorizer.train.config import TrainConfig
+from colorizer.train.trainer import train
 
 CORPUS = "../shared/data/corpus/MANIFEST.tsv"
 

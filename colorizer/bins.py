@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 from statistics import NormalDist
 
 import numpy as np
@@ -259,3 +260,29 @@ def entropy(p: np.ndarray) -> np.ndarray:
     k = p.shape[-1]
     p = p / np.maximum(p.sum(-1, keepdims=True), EPS)
     return (-(p * np.log(np.maximum(p, 1e-12))).sum(-1) / math.log(k)).astype(np.float32)
+
+
+def colour_histograms(scheme: BinScheme, rgb: Sequence[float], spread: float = 0.75) -> list[np.ndarray]:
+    """Soft target histograms for one colour (Gaussian of ``spread`` bins around its bin; hue circular)."""
+    col = np.asarray(rgb, np.float32).reshape(1, 1, 3)
+    k = scheme.bins
+    if scheme.name == "hue_chroma":
+        hue, chroma = rgb_to_hue_chroma(col)
+        pos = [float(hue.ravel()[0]) * k - 0.5, float(chroma.ravel()[0]) * k - 0.5]
+        circular = [True, False]
+    else:
+        lab = rgb_to_lab(col).ravel()
+        q = gaussian_centers(k, scheme.sigma)
+        pos = [float(np.interp(lab[1], q, np.arange(k))), float(np.interp(lab[2], q, np.arange(k)))]
+        circular = [False, False]
+    hists = []
+    for x, circ in zip(pos, circular):
+        d = np.arange(k) - x
+        if circ:
+            d = (d + k / 2) % k - k / 2
+        hist = np.exp(-0.5 * (d / spread) ** 2)
+        hists.append(hist / hist.sum())
+    if scheme.name == "lab_joint":
+        joint = np.outer(hists[0], hists[1]).ravel()
+        return [(joint / joint.sum()).astype(np.float32)]
+    return [h.astype(np.float32) for h in hists]

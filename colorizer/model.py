@@ -40,10 +40,20 @@ class ModelConfig:
     hidden: int = 256
     channel_sizes: tuple[int, ...] = (32, 32)
     output_stride: int = 4
+    members: int = 1
+    global_features: bool = False
+    temperatures: tuple[float, ...] = ()
+    input_levels: bool = False
 
     def __post_init__(self) -> None:
         self.layers = tuple(self.layers)
         self.channel_sizes = tuple(int(k) for k in self.channel_sizes)
+        self.temperatures = tuple(float(t) for t in self.temperatures)
+        if self.members < 1:
+            raise ValueError(f"an ensemble needs at least one member, not {self.members}")
+        if self.temperatures and (len(self.temperatures) != len(self.channel_sizes)
+                                  or not all(0.05 <= t <= 20 for t in self.temperatures)):
+            raise ValueError(f"temperatures {self.temperatures} must give one value in [0.05, 20] per colour channel")
         if self.backbone not in LITE_SCALES:
             raise ValueError(f"unknown backbone {self.backbone!r}; expected one of {', '.join(LITE_SCALES)}")
         unknown = [name for name in self.layers if name not in LAYER_STRIDES]
@@ -183,7 +193,17 @@ def load_pretrained_backbone(backbone: EfficientNetLite, variant: str) -> None:
 
 
 class HypercolumnColorizer(nn.Module):
-    """Gray image -> per-pixel colour histograms (log-probabilities, one tensor per channel)."""
+    """Gray image -> per-pixel colour histograms (log-probabilities, one tensor per channel).
+
+    With ``config.members`` > 1 the head is a bagged ensemble: every member has its own projection
+    and classifiers (stacked into one wide projection and grouped 1x1 convolutions), and the
+    returned histogram is the members' average (a mixture), so members' disagreement widens it.
+    With ``config.global_features`` the backbone's global-average-pooled ``head`` features (what
+    the whole photo shows, the input of the ImageNet classifier) add a per-image term to every
+    pixel's hidden layer. ``config.temperatures`` calibrate each channel's final histogram
+    (``p^(1/T)`` renormalised; T > 1 softens), fitted after training by cross-validation.
+    ``config.input_levels`` stretches each input's tonal range before the network (:func:`auto_levels`).
+    """
 
     def __init__(self, config: ModelConfig, pretrained: bool = False) -> None:
         super().__init__()
@@ -191,44 +211,101 @@ class HypercolumnColorizer(nn.Module):
         self.backbone = EfficientNetLite(config.backbone)
         if pretrained:
             load_pretrained_backbone(self.backbone, config.backbone)
+        wide = config.hidden * config.members
         self.proj = nn.ModuleDict({
-            name: nn.Conv2d(self.backbone.layer_channels(name), config.hidden, 1, bias=False) for name in config.layers
+            name: nn.Conv2d(self.backbone.layer_channels(name), wide, 1, bias=False) for name in config.layers
         })
-        self.proj_bias = nn.Parameter(torch.zeros(config.hidden))
-        self.heads = nn.ModuleList(nn.Conv2d(config.hidden, k, 1) for k in config.channel_sizes)
+        self.proj_bias = nn.Parameter(torch.zeros(wide))
+        if config.global_features:
+            self.global_proj = nn.Linear(self.backbone.layer_channels("head"), wide, bias=False)
+            nn.init.zeros_(self.global_proj.weight)
+        self.heads = nn.ModuleList(nn.Conv2d(wide, k * config.members, 1, groups=config.members)
+                                   for k in config.channel_sizes)
 
     @staticmethod
     def normalise(gray: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) lightness in [0, 1] -> the backbone's 3-channel input in [-1, 1]."""
         return (gray * 2.0 - 1.0).expand(-1, 3, -1, -1)
 
-    def features(self, gray: torch.Tensor) -> dict[str, torch.Tensor]:
-        """All hypercolumn layers at their own resolutions."""
-        feats = self.backbone(self.normalise(gray), tuple(n for n in self.config.layers if n != "gray"))
+    def backbone_layers(self, pooled: bool = False) -> tuple[str, ...]:
+        """Backbone layers the model needs (``pooled``: also ``head``, for the global features)."""
+        names = [n for n in self.config.layers if n != "gray"]
+        if (pooled or self.config.global_features) and "head" not in names:
+            names.append("head")
+        return tuple(names)
+
+    def features(self, gray: torch.Tensor, pooled: bool = False) -> dict[str, torch.Tensor]:
+        """All hypercolumn layers at their own resolutions, and ``global`` ((N, C) pooled ``head``
+        features) when the model uses them or ``pooled`` asks for them anyway (feature caches)."""
+        if self.config.input_levels:
+            gray = auto_levels(gray)
+        want_global = pooled or self.config.global_features
+        feats = self.backbone(self.normalise(gray), self.backbone_layers(want_global))
         if "gray" in self.config.layers:
             feats["gray"] = gray * 2.0 - 1.0
+        if want_global:
+            feats["global"] = feats["head"].mean(dim=(-2, -1))
         return feats
 
-    def _classify(self, hidden: torch.Tensor) -> list[torch.Tensor]:
+    def _bias(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(N or 1, hidden*members) constant part of the hidden layer: bias plus the global term."""
+        bias = self.proj_bias[None]
+        if self.config.global_features:
+            bias = bias + self.global_proj(feats["global"].to(bias.dtype))
+        return bias
+
+    def member_log_probs(self, hidden: torch.Tensor) -> list[torch.Tensor]:
+        """Pre-activation hidden (N, M*H, ...) -> per-member log-histograms, one (N, M, K, ...) per channel.
+
+        The grouped 1x1 classifiers run as one batched matrix product per channel (members x pixels),
+        which is much faster on a CPU than a grouped convolution over a wide map.
+        """
         hidden = F.relu(hidden)
-        return [F.log_softmax(head(hidden), dim=1) for head in self.heads]
+        n, wide = hidden.shape[:2]
+        spatial = hidden.shape[2:]
+        m = self.config.members
+        flat = hidden.reshape(n, m, wide // m, -1)  # (N, M, H, P)
+        out = []
+        for head in self.heads:
+            k = head.out_channels // m
+            weight = head.weight.reshape(m, k, wide // m)  # (M, K, H)
+            logits = torch.matmul(weight.unsqueeze(0), flat) + head.bias.reshape(1, m, k, 1)
+            out.append(F.log_softmax(logits, dim=2).reshape(n, m, k, *spatial))
+        return out
+
+    @staticmethod
+    def mixture(member_log_probs: torch.Tensor) -> torch.Tensor:
+        """(N, M, K, ...) member log-histograms -> (N, K, ...) log of their average."""
+        m = member_log_probs.shape[1]
+        if m == 1:
+            return member_log_probs[:, 0]
+        return torch.logsumexp(member_log_probs, dim=1) - math.log(m)
+
+    def _classify(self, hidden: torch.Tensor) -> list[torch.Tensor]:
+        """The ensemble's average histogram per channel, calibrated: ``p^(1/T)`` renormalised."""
+        out = [self.mixture(lp) for lp in self.member_log_probs(hidden)]
+        if self.config.temperatures:
+            out = [F.log_softmax(lp / t, dim=1) for lp, t in zip(out, self.config.temperatures)]
+        return out
 
     def forward_sparse(self, gray: torch.Tensor, positions: torch.Tensor) -> list[torch.Tensor]:
         """Log-histograms at ``positions`` (N, P, 2) given as (x, y) in [-1, 1] (grid_sample convention).
 
         Returns one (N, K, P) tensor per colour channel.
         """
-        feats = self.features(gray)
-        return self.head_sparse(feats, positions)
+        return self.head_sparse(self.features(gray), positions)
 
-    def head_sparse(self, feats: dict[str, torch.Tensor], positions: torch.Tensor) -> list[torch.Tensor]:
-        """Head on precomputed features (lets a frozen backbone's features be cached)."""
-        grid = positions[:, :, None, :].to(next(iter(feats.values())).dtype)
-        hidden = self.proj_bias[None, :, None, None]
+    def head_sparse(self, feats: dict[str, torch.Tensor], positions: torch.Tensor,
+                    members: bool = False) -> list[torch.Tensor]:
+        """Head on precomputed features (lets a frozen backbone's features be cached); with
+        ``members``, each member's log-histograms, one (N, M, K, P) tensor per channel."""
+        grid = positions[:, :, None, :].to(feats[self.config.layers[0]].dtype)
+        hidden = self._bias(feats)[:, :, None, None]
         for name in self.config.layers:
             sampled = F.grid_sample(feats[name], grid, mode="bilinear", padding_mode="border", align_corners=False)
             hidden = hidden + self.proj[name](sampled)
-        return [t[..., 0] for t in self._classify(hidden)]
+        out = self.member_log_probs(hidden) if members else self._classify(hidden)
+        return [t[..., 0] for t in out]
 
     def forward_dense(self, gray: torch.Tensor, out_size: tuple[int, int] | None = None) -> list[torch.Tensor]:
         """Log-histograms on a grid of ``out_size`` (default: input size / output_stride).
@@ -236,21 +313,67 @@ class HypercolumnColorizer(nn.Module):
         Returns one (N, K, h, w) tensor per colour channel.
         """
         if out_size is None:
-            s = self.config.output_stride
-            out_size = (max(1, round(gray.shape[-2] / s)), max(1, round(gray.shape[-1] / s)))
-        feats = self.features(gray)
-        hidden = self.proj_bias[None, :, None, None]
-        for name in self.config.layers:
-            f = feats[name]
-            # Projection (1x1) and bilinear resampling commute; resample the thinner of the two.
-            if f.shape[-2] * f.shape[-1] > out_size[0] * out_size[1]:
-                hidden = hidden + self.proj[name](F.interpolate(f, size=out_size, mode="bilinear", align_corners=False))
-            else:
-                hidden = hidden + F.interpolate(self.proj[name](f), size=out_size, mode="bilinear", align_corners=False)
-        return self._classify(hidden)
+            out_size = self.output_grid(gray.shape[-2], gray.shape[-1])
+        return self._classify(self.hidden_dense(self.features(gray), out_size))
+
+    def output_grid(self, h: int, w: int) -> tuple[int, int]:
+        """The prediction grid of an h x w input."""
+        s = self.config.output_stride
+        return max(1, round(h / s)), max(1, round(w / s))
+
+    def hidden_dense(self, feats: dict[str, torch.Tensor], out_size: tuple[int, int]) -> torch.Tensor:
+        """Pre-activation hidden layer (N, M*H, h, w) on the output grid from per-layer features.
+
+        Projection (1x1) and bilinear resampling commute, so each layer may be resampled before or
+        after its projection. The coarsest layers (many channels, few pixels) are projected where they
+        are, summed and upsampled once; all others are resampled to the grid first and projected
+        together by one convolution. Both avoid building a wide map per layer (memory-bound on a CPU).
+        """
+        names = self.config.layers
+        coarsest = min(feats[n].shape[-2] * feats[n].shape[-1] for n in names)
+        coarse = [n for n in names if feats[n].shape[-2] * feats[n].shape[-1] == coarsest
+                  and (coarsest < out_size[0] * out_size[1])]
+        fine = [n for n in names if n not in coarse]
+        bias = self._bias(feats)[:, :, None, None]
+        hidden = None
+        if fine:
+            dtype = bias.dtype
+            inputs = [feats[n].to(dtype) if feats[n].shape[-2:] == out_size else
+                      F.interpolate(feats[n].to(dtype), size=out_size, mode="bilinear", align_corners=False)
+                      for n in fine]
+            weight = torch.cat([self.proj[n].weight for n in fine], dim=1)
+            hidden = F.conv2d(torch.cat(inputs, dim=1), weight) + bias
+        if coarse:
+            low = sum(self.proj[n](feats[n].to(bias.dtype)) for n in coarse)
+            up = F.interpolate(low, size=out_size, mode="bilinear", align_corners=False)
+            hidden = up + bias if hidden is None else hidden.add_(up)
+        return hidden
 
     def head_parameters(self) -> list[nn.Parameter]:
         return [p for n, p in self.named_parameters() if not n.startswith("backbone.")]
+
+
+LEVELS_QUANTILES = (0.01, 0.99)
+LEVELS_TARGET = (0.02, 0.98)
+LEVELS_MIN_SPAN = 0.05
+
+
+def auto_levels(gray: torch.Tensor) -> torch.Tensor:
+    """Stretch each image's 1st..99th lightness percentiles to 0.02..0.98 (the network input only).
+
+    A faded print and a crisp one of the same scene then look alike to the network: colour does not
+    depend on a print's contrast. Nearly flat images (span < 0.05) are left alone.
+    """
+    flat = gray.flatten(1)
+    if flat.shape[1] > 1 << 18:  # quantiles of a subsample: plenty for two percentiles, and fast
+        flat = flat[:, torch.linspace(0, flat.shape[1] - 1, 1 << 18, device=flat.device).long()]
+    q = torch.quantile(flat.float(), torch.tensor(LEVELS_QUANTILES, device=flat.device), dim=1)  # (2, N)
+    lo, hi = q[0].to(gray.dtype), q[1].to(gray.dtype)
+    span = hi - lo
+    scale = torch.where(span >= LEVELS_MIN_SPAN, (LEVELS_TARGET[1] - LEVELS_TARGET[0]) / span.clamp_min(1e-6),
+                        torch.ones_like(span))
+    shift = torch.where(span >= LEVELS_MIN_SPAN, LEVELS_TARGET[0] - lo * scale, torch.zeros_like(span))
+    return (gray * scale[:, None, None, None] + shift[:, None, None, None]).clamp(0.0, 1.0)
 
 
 def pixel_centre_positions(h: int, w: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -9,7 +9,8 @@ it never runs the network, so sliders (temperature, gain, fading, biases) are ch
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+import dataclasses
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -18,11 +19,13 @@ import numpy as np
 import torch
 
 from colorizer.bins import BinScheme, DecodeOptions, hue_angles, uniform_centers
-from colorizer.color import compose_with_luma, gray_to_lightness
+from colorizer.color import gray_to_lightness
+from colorizer.limits import check_number
+from colorizer.regions import pool_regions, segment_grid
+from colorizer.strips import RenderResult, StripRender, is_streamed
 from colorizer.weights import LoadedWeights, load_weights
 
 log = logging.getLogger(__name__)
-RENDER_CHUNK_PIXELS = 1 << 20
 GUIDE_SCALE = 2  # the guided filter's resolution, in multiples of the prediction grid
 
 
@@ -30,29 +33,76 @@ GUIDE_SCALE = 2  # the guided filter's resolution, in multiples of the predictio
 class RenderSettings:
     """Everything that turns cached histograms into colour (no network run needed).
 
+    ``decode``: how each histogram becomes one colour (method, temperature, fading, chroma gain).
     ``hue_bias``/``hue_direction``: resampling bias ``b_k = beta cos(theta_k - phi)`` on the hue
     histogram (``phi`` in turns, 0..1); ``chroma_push``: bias towards more (>0) or less (<0) chroma.
     ``smoothing``: Gaussian sigma, in prediction pixels, applied to the histograms before decoding.
+    ``region_pooling``: how far unsure pixels follow their region's histogram (0 = not at all,
+    1 = fully when they know nothing), see :mod:`colorizer.regions`.
     ``edge_aware``: upsample colour with a guided filter on the lightness, so colour edges follow
     the photo's edges instead of bleeding across them.
+
+    The flat view (``as_dict``, ``from_dict``, ``value``, ``replace``) names the decode options by
+    their own field names (``chroma_gain``...), so sliders and files need not know the nesting.
     """
 
-    method: str = "median"
-    temperature: float = 1.0
-    fading_eta: float = 0.02
-    chroma_gain: float = 1.0
+    decode: DecodeOptions = field(default_factory=DecodeOptions)
     hue_bias: float = 0.0
     hue_direction: float = 0.0
     chroma_push: float = 0.0
     smoothing: float = 1.0
+    region_pooling: float = 1.0  # chosen on grouped cross-validation (models/MODEL_CARD.md)
     edge_aware: bool = True
 
-    def decode_options(self) -> DecodeOptions:
-        return DecodeOptions(method=self.method, temperature=self.temperature, fading_eta=self.fading_eta,
-                             chroma_gain=self.chroma_gain)
-
     def replace(self, **changes) -> "RenderSettings":
+        """A copy with ``changes``; decode option names (``chroma_gain``...) go into ``decode``."""
+        decode_names = {f.name for f in fields(DecodeOptions)}
+        decode_changes = {k: changes.pop(k) for k in list(changes) if k in decode_names}
+        if decode_changes:
+            changes["decode"] = replace(changes.get("decode", self.decode), **decode_changes)
         return replace(self, **changes)
+
+    def value(self, name: str):
+        """One setting by its flat name (own field or decode option)."""
+        return getattr(self.decode, name) if name in DECODE_FIELDS else getattr(self, name)
+
+    def as_dict(self) -> dict:
+        """Flat ``{name: value}`` of every setting (decode options included)."""
+        return {name: self.value(name) for name in SETTING_NAMES}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RenderSettings":
+        """Settings from a flat dict (missing names keep their defaults); raises ValueError on an unknown
+        name or a value of the wrong type."""
+        unknown = sorted(set(values) - set(SETTING_NAMES))
+        if unknown:
+            raise ValueError(f"unknown render setting {unknown[0]!r}")
+        defaults = cls()
+        typed = {}
+        for name, value in values.items():
+            kind = type(defaults.value(name))
+            if kind is bool and not isinstance(value, bool) or kind is not bool and isinstance(value, bool):
+                raise ValueError(f"render setting {name!r} must be a {kind.__name__}")
+            try:
+                typed[name] = kind(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"render setting {name!r} must be a {kind.__name__}, not {value!r}") from None
+        settings = defaults.replace(**typed)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raise ValueError (naming the setting) unless every number is finite and in ``SETTING_LIMITS``."""
+        for name, (low, high, above) in SETTING_LIMITS.items():
+            check_number(f"render setting {name!r}", self.value(name), low, high, above=above)
+
+
+# render setting -> (low, high, strictly above low): what a file, the command line or a slider may set
+SETTING_LIMITS = {"chroma_gain": (0, 10, False), "temperature": (0, 100, True), "fading_eta": (0, 1, False),
+                  "hue_bias": (-100, 100, False), "hue_direction": (-100, 100, False),
+                  "chroma_push": (-100, 100, False), "smoothing": (0, 100, False), "region_pooling": (0, 1, False)}
+DECODE_FIELDS = tuple(f.name for f in fields(DecodeOptions))
+SETTING_NAMES = DECODE_FIELDS + tuple(f.name for f in fields(RenderSettings) if f.name != "decode")
 
 
 @dataclass
@@ -71,6 +121,14 @@ class Prediction:
     scheme: BinScheme
     working_size: tuple[int, int]
     guide: np.ndarray | None = None
+    regions: np.ndarray | None = None
+
+    def region_labels(self) -> np.ndarray:
+        """Region labels on the prediction grid (segmented once, on first use, from the guide)."""
+        if self.regions is None or self.regions.shape != self.grid_size:
+            source = self.guide if self.guide is not None else self.small_lightness
+            self.regions = segment_grid(source, self.grid_size)
+        return self.regions
 
     @property
     def size(self) -> tuple[int, int]:
@@ -80,21 +138,6 @@ class Prediction:
     @property
     def grid_size(self) -> tuple[int, int]:
         return self.log_probs[0].shape[0], self.log_probs[0].shape[1]
-
-
-@dataclass
-class RenderResult:
-    """A rendered colourisation: ``rgb`` (H, W, 3) float32 in [0, 1], ``uncertainty`` (H, W) in [0, 1].
-
-    ``probs`` are the posterior histograms actually decoded, on the prediction grid.
-    """
-
-    rgb: np.ndarray
-    uncertainty: np.ndarray
-    probs: list[np.ndarray] = field(default_factory=list)
-
-    def rgb8(self) -> np.ndarray:
-        return np.clip(self.rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -117,6 +160,7 @@ def working_shape(h: int, w: int, working_size: int) -> tuple[int, int]:
 
 
 def softmax_last(logits: np.ndarray) -> np.ndarray:
+    """softmax along the last axis (the one softmax of the library: posteriors and the energy solver)."""
     z = logits - logits.max(-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(-1, keepdims=True)
@@ -149,6 +193,10 @@ def posterior(prediction: Prediction, settings: RenderSettings,
         if settings.smoothing > 0:
             p = smooth_histograms(p, settings.smoothing)
         out.append(p.astype(np.float32, copy=False))
+    if settings.region_pooling > 0:
+        scheme = prediction.scheme
+        centres = scheme.centers("chroma") if "chroma" in scheme.channels else None
+        out = pool_regions(out, prediction.region_labels(), settings.region_pooling, scheme.channels, centres)
     return out
 
 
@@ -174,14 +222,9 @@ def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
     return cv2.blur(x, (k, k), borderType=cv2.BORDER_REFLECT)
 
 
-def guided_upsample(offset: np.ndarray, guide: np.ndarray, lightness: np.ndarray,
-                    radius: int = 2, eps: float = 2e-3) -> np.ndarray:
-    """Fast guided filter (He & Sun 2015): colour ``offset`` (h, w, 3) -> full resolution, following ``lightness``.
-
-    The linear model ``q = a * I + b`` is fitted at the guide's resolution (twice the prediction
-    grid, see ``GUIDE_SCALE``; ``radius`` 2 there spans one grid cell), its coefficients are
-    upsampled bilinearly and applied to the full-resolution lightness, so edges stay sharp.
-    """
+def guided_coefficients(offset: np.ndarray, guide: np.ndarray, radius: int = 2, eps: float = 2e-3) -> np.ndarray:
+    """The fast guided filter's (He & Sun 2015) linear model at the guide's resolution: (g_h, g_w, 6),
+    ``a`` then ``b`` per colour channel, so that ``offset ~ a * lightness + b`` (box-averaged)."""
     gh, gw = guide.shape
     p = upsample(offset, (gh, gw))
     mean_i = box_mean(guide, radius)[..., None]
@@ -190,26 +233,90 @@ def guided_upsample(offset: np.ndarray, guide: np.ndarray, lightness: np.ndarray
     var_i = box_mean(guide * guide, radius)[..., None] - mean_i * mean_i
     a = cov_ip / (var_i + eps)
     b = mean_p - a * mean_i
-    coeffs = np.concatenate([box_mean(a, radius), box_mean(b, radius)], axis=-1)
-    coeffs = upsample(coeffs, lightness.shape[:2])
-    return coeffs[..., :3] * lightness[..., None] + coeffs[..., 3:]
+    return np.concatenate([box_mean(a, radius), box_mean(b, radius)], axis=-1)
+
+
+def guided_upsample(offset: np.ndarray, guide: np.ndarray, lightness: np.ndarray,
+                    radius: int = 2, eps: float = 2e-3) -> np.ndarray:
+    """Fast guided filter (He & Sun 2015): colour ``offset`` (h, w, 3) -> full resolution, following ``lightness``.
+
+    The linear model ``q = a * I + b`` is fitted at the guide's resolution (twice the prediction
+    grid, see ``GUIDE_SCALE``; ``radius`` 2 there spans one grid cell), its coefficients are
+    upsampled bilinearly and applied to the full-resolution lightness (strip by strip), so edges stay sharp.
+    """
+    strips = StripRender(lightness, coeffs=guided_coefficients(offset, guide, radius, eps))
+    return strips.full(strips.offset_rows, 3)
 
 
 def render_probs(prediction: Prediction, probs: list[np.ndarray], settings: RenderSettings) -> RenderResult:
-    """Decode given posterior histograms into a full-resolution colour image."""
-    offset, uncertainty = prediction.scheme.decode_offset(probs, prediction.small_lightness, settings.decode_options())
-    size = prediction.size
+    """Decode given posterior histograms into a full-resolution colour image.
+
+    Only small maps are computed here (colour and uncertainty on the prediction grid, the guided
+    filter's coefficients); full resolution is made strip by strip (:class:`colorizer.strips.StripRender`),
+    now, or when read inside :func:`streamed_render`.
+    """
+    offset, uncertainty = prediction.scheme.decode_offset(probs, prediction.small_lightness, settings.decode)
     offset = offset.astype(np.float32)
+    strips = StripRender(prediction.lightness, uncertainty.astype(np.float32))
     if settings.edge_aware and prediction.guide is not None:
-        offset_full = guided_upsample(offset, prediction.guide, prediction.lightness)
+        strips.coeffs = guided_coefficients(offset, prediction.guide)
     else:
-        offset_full = upsample(offset, size)
-    rgb = np.empty(size + (3,), np.float32)
-    rows = max(1, RENDER_CHUNK_PIXELS // size[1])
-    for r in range(0, size[0], rows):
-        rgb[r:r + rows] = compose_with_luma(prediction.lightness[r:r + rows], offset_full[r:r + rows])
-    unc = np.clip(upsample(uncertainty.astype(np.float32), size), 0.0, 1.0)
-    return RenderResult(rgb=rgb, uncertainty=unc, probs=probs)
+        strips.offset = offset
+    result = RenderResult(probs=probs, strips=strips)
+    return result if is_streamed() else result.whole()
+
+
+def preview_prediction(prediction: Prediction, max_side: int = 512, grid_side: int | None = 160) -> Prediction:
+    """A lighter copy of ``prediction`` for slider previews (compute once, render many times).
+
+    The output is at most ``max_side`` on its longest side; with ``grid_side`` the histograms are also
+    area-averaged down to at most that many cells per side (probabilities averaged, then logged).
+    Biases fitted on the full prediction apply unchanged; per-pixel (hint) maps must be resized.
+    """
+    changes: dict = {}
+    nh, nw = working_shape(*prediction.size, max_side)
+    if (nh, nw) != prediction.size:
+        changes["lightness"] = cv2.resize(prediction.lightness, (nw, nh), interpolation=cv2.INTER_AREA)
+    gh, gw = prediction.grid_size
+    gscale = 1.0 if grid_side is None else min(1.0, grid_side / max(gh, gw))
+    if gscale < 1.0:
+        gsize = (max(1, round(gw * gscale)), max(1, round(gh * gscale)))
+        changes["log_probs"] = [np.log(np.maximum(_resize_stack(np.exp(lp), gsize), 1e-30)).astype(np.float32)
+                                for lp in prediction.log_probs]
+        changes["small_lightness"] = cv2.resize(prediction.small_lightness, gsize, interpolation=cv2.INTER_AREA)
+        if prediction.guide is not None:  # keep the guide at GUIDE_SCALE x the (smaller) grid
+            guide_size = (GUIDE_SCALE * gsize[0], GUIDE_SCALE * gsize[1])
+            changes["guide"] = cv2.resize(prediction.guide, guide_size, interpolation=cv2.INTER_AREA)
+    return dataclasses.replace(prediction, **changes) if changes else prediction
+
+
+def _resize_stack(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """INTER_AREA resize of an (h, w, K) stack (OpenCV's area resize takes at most 4 channels at a time)."""
+    parts = [cv2.resize(np.ascontiguousarray(x[..., i:i + 4]), size, interpolation=cv2.INTER_AREA)
+             for i in range(0, x.shape[-1], 4)]
+    parts = [p[..., None] if p.ndim == 2 else p for p in parts]
+    return np.concatenate(parts, axis=-1)
+
+
+def working_image(lightness: np.ndarray, working_size: int) -> np.ndarray:
+    """The lightness the network sees: reduced (area filter) so the longest side is at most ``working_size``."""
+    shape = working_shape(*lightness.shape[:2], working_size)
+    if shape == lightness.shape[:2]:
+        return lightness
+    return cv2.resize(lightness, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def make_prediction(log_probs: list[np.ndarray], lightness: np.ndarray, working: np.ndarray,
+                    scheme: BinScheme) -> Prediction:
+    """A Prediction from the network's (h, w, K) log-histograms, the full-resolution lightness and
+    the working image the network saw (for the small lightness and the guided filter's guide)."""
+    grid = log_probs[0].shape[:2]
+    shape = working.shape[:2]
+    small_l = cv2.resize(working, (grid[1], grid[0]), interpolation=cv2.INTER_AREA)
+    gh, gw = min(shape[0], GUIDE_SCALE * grid[0]), min(shape[1], GUIDE_SCALE * grid[1])
+    guide = working if (gh, gw) == shape else cv2.resize(working, (gw, gh), interpolation=cv2.INTER_AREA)
+    return Prediction(log_probs=log_probs, lightness=lightness.astype(np.float32, copy=False), small_lightness=small_l,
+                      scheme=scheme, working_size=shape, guide=guide)
 
 
 class Colorizer:
@@ -237,25 +344,16 @@ class Colorizer:
         """Predict several lightness images; same-sized working images share one network pass."""
         results: list[Prediction | None] = [None] * len(lightnesses)
         groups: dict[tuple[int, int], list[int]] = {}
-        working = []
         lightnesses = [np.asarray(lum, dtype=np.float32) for lum in lightnesses]
-        for i, lum in enumerate(lightnesses):
-            shape = working_shape(*lum.shape[:2], self.working_size)
-            small = lum if shape == lum.shape[:2] else cv2.resize(lum, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-            working.append(small)
-            groups.setdefault(shape, []).append(i)
+        working = [working_image(lum, self.working_size) for lum in lightnesses]
+        for i, small in enumerate(working):
+            groups.setdefault(small.shape[:2], []).append(i)
         for shape, idx in groups.items():
             batch = torch.from_numpy(np.stack([working[i] for i in idx])[:, None]).to(self.device)
             outs = self.model.forward_dense(batch)
-            grid = outs[0].shape[-2:]
             for j, i in enumerate(idx):
                 log_probs = [o[j].permute(1, 2, 0).float().cpu().numpy() for o in outs]
-                small_l = cv2.resize(working[i], (grid[1], grid[0]), interpolation=cv2.INTER_AREA)
-                gh, gw = min(shape[0], GUIDE_SCALE * grid[0]), min(shape[1], GUIDE_SCALE * grid[1])
-                guide = working[i] if (gh, gw) == shape else cv2.resize(working[i], (gw, gh), interpolation=cv2.INTER_AREA)
-                results[i] = Prediction(log_probs=log_probs, lightness=lightnesses[i].astype(np.float32, copy=False),
-                                        small_lightness=small_l, scheme=self.scheme, working_size=shape,
-                                        guide=guide)
+                results[i] = make_prediction(log_probs, lightnesses[i], working[i], self.scheme)
         return [r for r in results if r is not None]
 
     def render(self, prediction: Prediction, settings: RenderSettings | None = None,

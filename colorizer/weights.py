@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from colorizer import __version__
+from colorizer.atomic import atomic_write
 from colorizer.bins import BinScheme
 from colorizer.model import HypercolumnColorizer, ModelConfig
 
@@ -73,14 +74,7 @@ def save_weights(path: str | Path, model: HypercolumnColorizer, scheme: BinSchem
               "colorizer_version": __version__}
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": json.dumps(config),
                 "sha256": tensors_digest(tensors)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def read_metadata(path: str | Path) -> dict:

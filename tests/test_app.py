@@ -6,9 +6,6 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -21,86 +18,20 @@ from PySide6.QtTest import QTest
 from colorizer.pipeline import Colorizer, RenderSettings
 
 from app.adjust_panel import SLIDERS
-from app.gc_guard import ensure_gui_gc, release_gui_gc
 from app.main_window import MainWindow
-from app.settings_store import SettingsStore
-
-TIMEOUT = 30000
-
-
-@pytest.fixture(autouse=True)
-def _gui_thread_gc(qapp):
-    """Python's cyclic GC runs only in the GUI thread while a test drives Qt (see app.gc_guard)."""
-    ensure_gui_gc()
-    yield
-    release_gui_gc()
-
-
-# ----- fixtures --------------------------------------------------------------------------------
-def _gray(path: Path, w: int = 96, h: int = 64, seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    arr = (127 + 80 * np.sin(xx / 9.0) * np.cos(yy / 7.0) + rng.normal(0, 8, (h, w))).clip(0, 255).astype(np.uint8)
-    Image.fromarray(arr, "L").save(path)
-    return path
-
-
-def _colour(path: Path, w: int = 80, h: int = 60) -> Path:
-    arr = np.zeros((h, w, 3), np.uint8)
-    arr[..., 0] = 200
-    arr[: h // 2, :, 2] = 180
-    arr[..., 1] = np.linspace(30, 120, w).astype(np.uint8)[None, :]
-    Image.fromarray(arr, "RGB").save(path)
-    return path
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SettingsStore:
-    return SettingsStore(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
-
-
-@pytest.fixture
-def factory(tiny_weights: Path):
-    calls = []
-
-    def make(weights, device):
-        calls.append(device)
-        return Colorizer.load(weights or tiny_weights, device="cpu", working_size=64)
-    make.calls = calls
-    return make
-
-
-@pytest.fixture
-def window(qtbot, store, factory):
-    win = MainWindow(colorizer_factory=factory, store=store, interactive=False, preview_max=800)
-    qtbot.addWidget(win)
-    win.resize(1000, 700)
-    win.show()
-    qtbot.waitUntil(lambda: win.colorizer is not None, timeout=TIMEOUT)
-    yield win
-    win.runner.wait(TIMEOUT)
-
-
-def settle(qtbot, win: MainWindow) -> None:
-    qtbot.waitUntil(lambda: win.is_idle(), timeout=TIMEOUT)
-
-
-def open_ready(qtbot, win: MainWindow, *paths: Path):
-    docs = win.open_files(list(paths))
-    qtbot.waitUntil(lambda: win.doc is not None and win.doc.ready, timeout=TIMEOUT)
-    settle(qtbot, win)
-    return docs
+from app_fixtures import (TIMEOUT, _colour, _gray, _gui_thread_gc, factory, open_ready, settle, store,  # noqa: F401
+                          window)
 
 
 # ----- opening and colourising -----------------------------------------------------------------
 def test_open_colourise_and_views(qtbot, window, tmp_path):
     img = _gray(tmp_path / "a.png")
     open_ready(qtbot, window, img)
-    doc = window.doc
+    doc = window.session.doc
     assert doc.loaded.size == (96, 64)
     assert "result" in doc.images and "uncertainty" in doc.images
     assert window.view.main.layers["result"].images
-    assert window.act_save.isEnabled() and window.samples.more.isEnabled()
+    assert window.actions.save.isEnabled() and window.samples.more.isEnabled()
     assert "Device: CPU" in window.device_label.text()
     assert str(img.resolve()) in window.store.recent_files()
     for mode in ("result", "original", "split", "uncertainty", "side"):
@@ -108,7 +39,7 @@ def test_open_colourise_and_views(qtbot, window, tmp_path):
         window.view.grab()
     assert window.view.stack.currentIndex() == 1
     # zoom and pan are shared by every view (side by side panes included)
-    window._zoom(1.0)
+    window.zoom(1.0)
     assert window.view.left.scale() == window.view.right.scale() == 1.0
     QTest.mouseDClick(window.view.right, Qt.LeftButton, pos=QPoint(50, 50))
     assert window.view.state.zoom is None
@@ -125,18 +56,18 @@ def test_open_colourise_and_views(qtbot, window, tmp_path):
 def test_several_photos_filmstrip_and_stale_cancel(qtbot, window, tmp_path):
     a, b = _gray(tmp_path / "a.png", seed=1), _gray(tmp_path / "b.png", seed=2)
     window.open_files([a, b])
-    window.activate(window.docs[1])   # supersedes a's pending colourisation
-    qtbot.waitUntil(lambda: window.docs[1].ready, timeout=TIMEOUT)
+    window.session.activate(window.session.docs[1])   # supersedes a's pending colourisation
+    qtbot.waitUntil(lambda: window.session.docs[1].ready, timeout=TIMEOUT)
     settle(qtbot, window)
-    assert window.doc is window.docs[1]
+    assert window.session.doc is window.session.docs[1]
     assert window.filmstrip.count() == 2 and window.filmstrip.isVisible()
-    assert window.docs[0].error is None
+    assert window.session.docs[0].error is None
     window.filmstrip.setCurrentRow(0)
-    qtbot.waitUntil(lambda: window.docs[0].ready, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.session.docs[0].ready, timeout=TIMEOUT)
     settle(qtbot, window)
-    assert window.doc is window.docs[0]
+    assert window.session.doc is window.session.docs[0]
     window.close_document()
-    assert len(window.docs) == 1
+    assert len(window.session.docs) == 1
 
 
 def test_drag_and_drop_opens(qtbot, window, tmp_path):
@@ -145,48 +76,49 @@ def test_drag_and_drop_opens(qtbot, window, tmp_path):
     mime.setUrls([QUrl.fromLocalFile(str(img))])
     event = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     window.dropEvent(event)
-    qtbot.waitUntil(lambda: window.doc is not None and window.doc.ready, timeout=TIMEOUT)
-    assert window.doc.path == img
+    qtbot.waitUntil(lambda: window.session.doc is not None and window.session.doc.ready, timeout=TIMEOUT)
+    assert window.session.doc.path == img
 
 
 def test_unreadable_photo_gives_message(qtbot, window, tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"this is not a jpeg")
     window.open_files([bad])
-    qtbot.waitUntil(lambda: window.doc.error is not None, timeout=TIMEOUT)
-    assert "broken.jpg" in window.doc.error
+    qtbot.waitUntil(lambda: window.session.doc.error is not None, timeout=TIMEOUT)
+    assert "broken.jpg" in window.session.doc.error
     assert window.errors and "Traceback" not in window.errors[-1]
-    assert not window.act_save.isEnabled()
+    assert not window.actions.save.isEnabled()
 
 
 def test_broken_weights_message(qtbot, store, tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"garbage")
-    win = MainWindow(weights=str(bad), store=store, interactive=False)
+    win = MainWindow(weights=str(bad), store=store, interactive=False, recipes_dir=tmp_path)
     qtbot.addWidget(win)
-    qtbot.waitUntil(lambda: not win.model_loading, timeout=TIMEOUT)
-    assert win.colorizer is None
+    qtbot.waitUntil(lambda: not win.session.model_loading, timeout=TIMEOUT)
+    assert win.session.colorizer is None
     assert win.errors and "bad.safetensors" in win.errors[-1] and "Traceback" not in win.errors[-1]
-    missing = MainWindow(weights=str(tmp_path / "nope.safetensors"), store=store, interactive=False)
+    missing = MainWindow(weights=str(tmp_path / "nope.safetensors"), store=store, interactive=False,
+                         recipes_dir=tmp_path)
     qtbot.addWidget(missing)
-    qtbot.waitUntil(lambda: not missing.model_loading, timeout=TIMEOUT)
-    assert missing.colorizer is None and "nope.safetensors" in missing.errors[-1]
+    qtbot.waitUntil(lambda: not missing.session.model_loading, timeout=TIMEOUT)
+    assert missing.session.colorizer is None and "nope.safetensors" in missing.errors[-1]
 
 
 def test_device_choice(qtbot, window):
-    window.set_device("cuda")   # falls back to the CPU here; the label says so
-    qtbot.waitUntil(lambda: not window.model_loading, timeout=TIMEOUT)
+    window.session.set_device("cuda")   # falls back to the CPU here; the label says so
+    qtbot.waitUntil(lambda: not window.session.model_loading, timeout=TIMEOUT)
     assert window.store.device() == "cuda"
     assert "Device:" in window.device_label.text()
-    window.set_device("cpu")
-    qtbot.waitUntil(lambda: not window.model_loading and window.colorizer is not None, timeout=TIMEOUT)
+    window.session.set_device("cpu")
+    qtbot.waitUntil(lambda: not window.session.model_loading and window.session.colorizer is not None, timeout=TIMEOUT)
     assert window.device_label.text() == "Device: CPU"
 
 
 # ----- adjustments, undo/redo ------------------------------------------------------------------
 def test_each_slider_renders_and_undoes(qtbot, window, tmp_path):
     open_ready(qtbot, window, _gray(tmp_path / "a.png"))
-    doc = window.doc
+    doc = window.session.doc
     before = window.view.main.layers["result"].images["preview"]
     for i, spec in enumerate(SLIDERS):
         target = spec.lo + 0.7 * (spec.hi - spec.lo)
@@ -198,26 +130,28 @@ def test_each_slider_renders_and_undoes(qtbot, window, tmp_path):
         slider.setSliderDown(False)
         window.adjust._commit()
         settle(qtbot, window)
-        assert getattr(doc.state.settings, spec.field) == pytest.approx(target, abs=1.5 / spec.scale)
+        assert doc.state.settings.value(spec.field) == pytest.approx(target, abs=1.5 / spec.scale)
         assert doc.undo.count() == i + 1
     assert window.view.main.layers["result"].images["preview"] is not before
-    assert window.store.render_settings().chroma_gain == pytest.approx(doc.state.settings.chroma_gain)
+    assert window.store.value("render/chroma_gain") is None  # a photo's edits stay with the photo
     changed = doc.state.settings
-    window.act_undo.trigger()
+    window.actions.undo.trigger()
     settle(qtbot, window)
-    assert doc.state.settings.smoothing == RenderSettings().smoothing
-    window.act_redo.trigger()
+    last = SLIDERS[-1].field  # one undo reverts the last slider's change only
+    assert doc.state.settings.value(last) == RenderSettings().value(last)
+    assert doc.state.settings.value(SLIDERS[-2].field) == changed.value(SLIDERS[-2].field)
+    window.actions.redo.trigger()
     settle(qtbot, window)
     assert doc.state.settings == changed
     for _ in range(len(SLIDERS)):
-        window.act_undo.trigger()
+        window.actions.undo.trigger()
     settle(qtbot, window)
     assert doc.state.settings == RenderSettings()
     assert window.adjust.settings() == RenderSettings()
     window.adjust.method.setCurrentIndex(2)
     settle(qtbot, window)
-    assert doc.state.settings.method == "mode"
-    window.reset_adjustments()
+    assert doc.state.settings.value("method") == "mode"
+    window.edits.reset()
     settle(qtbot, window)
     assert doc.state.settings == RenderSettings() and window.errors == []
 
@@ -242,7 +176,7 @@ def test_save_keeps_size(qtbot, window, tmp_path):
 def test_samples_gallery_adopt_and_more(qtbot, window, tmp_path):
     open_ready(qtbot, window, _gray(tmp_path / "a.png"))
     qtbot.waitUntil(lambda: len(window.samples.buttons) == 6, timeout=TIMEOUT)
-    doc = window.doc
+    doc = window.session.doc
     first = list(doc.samples)
     qtbot.mouseClick(window.samples.buttons[2], Qt.LeftButton)
     settle(qtbot, window)
@@ -250,7 +184,7 @@ def test_samples_gallery_adopt_and_more(qtbot, window, tmp_path):
     assert window.samples.buttons[2].isChecked()
     qtbot.mouseClick(window.samples.more, Qt.LeftButton)
     qtbot.waitUntil(lambda: doc.samples is not first and len(doc.samples) == 6, timeout=TIMEOUT)
-    window.act_undo.trigger()
+    window.actions.undo.trigger()
     settle(qtbot, window)
     assert doc.state.sample is None and doc.state.settings.hue_bias == 0
 
@@ -258,37 +192,37 @@ def test_samples_gallery_adopt_and_more(qtbot, window, tmp_path):
 def test_reference_strength_quantile(qtbot, window, tmp_path):
     open_ready(qtbot, window, _gray(tmp_path / "a.png"))
     ref = _colour(tmp_path / "ref.png")
-    doc = window.doc
+    doc = window.session.doc
     window.energy.referenceChosen.emit(str(ref))
     settle(qtbot, window)
-    assert doc.state.reference == str(ref)
+    assert doc.state.reference.path == str(ref.resolve()) and len(doc.state.reference.sha256) == 64
     assert window.energy.ref_thumb.pixmap() is not None and not window.energy.ref_thumb.pixmap().isNull()
     assert window.energy.histogram.rows["Reference"] is not None
     assert window.energy.histogram.rows["Current"] is not None
     window.energy.strength.setValue(35)
     settle(qtbot, window)
-    assert doc.state.match_strength == pytest.approx(3.5)
+    assert doc.state.reference.amount == pytest.approx(0.35) and doc.state.reference.strength == 1.0
     window.energy.quantile.setChecked(True)
     settle(qtbot, window)
-    assert doc.state.quantile
+    assert doc.state.reference.method == "quantile"
     assert window.errors == []
-    window.act_undo.trigger()
-    window.act_undo.trigger()
+    window.actions.undo.trigger()
+    window.actions.undo.trigger()
     settle(qtbot, window)
-    assert doc.state.match_strength == pytest.approx(1.0) and not doc.state.quantile
+    assert doc.state.reference.amount == pytest.approx(1.0) and doc.state.reference.method == "energy"
     window.energy.referenceCleared.emit()
     settle(qtbot, window)
     assert doc.state.reference is None
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
-    window.set_reference(str(bad))
+    window.edits.set_reference(str(bad))
     settle(qtbot, window)
     assert doc.state.reference is None and "bad.png" in window.errors[-1]
 
 
 def test_brush_hint_add_remove(qtbot, window, tmp_path):
     open_ready(qtbot, window, _gray(tmp_path / "a.png"))
-    doc = window.doc
+    doc = window.session.doc
     window.set_view_mode("result")
     window.tabs.setCurrentWidget(window.energy)
     window.energy.set_brush_color(QColor(40, 90, 220))
@@ -303,24 +237,26 @@ def test_brush_hint_add_remove(qtbot, window, tmp_path):
     settle(qtbot, window)
     assert len(doc.state.hints) == 1 and doc.state.hints[0].color == (40, 90, 220)
     assert window.energy.hints.count() == 1
-    assert "hints" in doc.images
+    overlay = window.view.main.layers["hints"].images["preview"]
+    inside = overlay.pixelColor(overlay.width() // 2 + 1, overlay.height() // 2).alpha()
+    assert 0 < inside < 128  # a light tint over the region: the result stays visible
     assert window.errors == []
     window.energy.hints.setCurrentRow(0)
     qtbot.mouseClick(window.energy.remove, Qt.LeftButton)
     settle(qtbot, window)
     assert doc.state.hints == () and window.energy.hints.count() == 0
-    window.act_undo.trigger()
+    window.actions.undo.trigger()
     settle(qtbot, window)
     assert len(doc.state.hints) == 1 and window.energy.hints.count() == 1
-    window.act_redo.trigger()
+    window.actions.redo.trigger()
     settle(qtbot, window)
     assert window.energy.hints.count() == 0
     # keyboard: B toggles the brush, Delete removes the selected hint
-    window.act_brush.trigger()
+    window.actions.brush.trigger()
     assert not window.view.main.brush_enabled
-    window.act_brush.trigger()
+    window.actions.brush.trigger()
     assert window.view.main.brush_enabled
-    window.act_undo.trigger()
+    window.actions.undo.trigger()
     settle(qtbot, window)
     window.energy.hints.setCurrentRow(0)
     window.energy.hints.setFocus()
@@ -397,13 +333,13 @@ def test_screenshot_cli(qtbot, tiny_weights, tmp_path, monkeypatch):
 
 def test_batch_uses_current_reference(qtbot, window, tmp_path):
     open_ready(qtbot, window, _gray(tmp_path / "a.png"))
-    window.set_reference(str(_colour(tmp_path / "ref.png")))
+    window.edits.set_reference(str(_colour(tmp_path / "ref.png")))
     settle(qtbot, window)
     src = tmp_path / "in"
     src.mkdir()
     _gray(src / "one.png", seed=3)
     dlg = window.batch_dialog()
-    assert dlg.use_reference.isChecked() and "ref.png" in dlg.use_reference.text()
+    assert "a.png" in dlg.look.currentText() and "ref.png" in dlg.chosen_look().reference.path
     dlg.uncertainty.setChecked(True)
     dlg.input.setText(str(src))
     dlg.output.setText(str(tmp_path / "out"))
@@ -435,15 +371,15 @@ def test_settings_recent_and_wheel_zoom(qtbot, window, store, factory, tmp_path)
     qtbot.mouseRelease(v, Qt.LeftButton, pos=centre + QPoint(40, 0))
     assert window.view.state.center.x() < before.x()
     # a second window (next run) remembers the settings, the view mode and the recent file
-    win2 = MainWindow(colorizer_factory=factory, store=store, interactive=False)
+    win2 = MainWindow(colorizer_factory=factory, store=store, interactive=False, recipes_dir=tmp_path)
     qtbot.addWidget(win2)
-    qtbot.waitUntil(lambda: win2.colorizer is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: win2.session.colorizer is not None, timeout=TIMEOUT)
     assert win2.view.mode == "result"
-    actions = [a for a in win2.recent_menu.actions() if a.toolTip() == str(img.resolve())]
+    actions = [a for a in win2.actions.recent.actions() if a.toolTip() == str(img.resolve())]
     assert actions
     actions[0].trigger()
-    qtbot.waitUntil(lambda: win2.doc is not None and win2.doc.ready, timeout=TIMEOUT)
-    assert win2.doc.state.settings.chroma_gain == pytest.approx(1.8)
+    qtbot.waitUntil(lambda: win2.session.doc is not None and win2.session.doc.ready, timeout=TIMEOUT)
+    assert win2.session.doc.state.settings.value("chroma_gain") == pytest.approx(1.8)
     assert win2.adjust.sliders["chroma_gain"].value() == 180
     win2.runner.wait(TIMEOUT)
 
@@ -461,10 +397,10 @@ def test_busy_state_never_freezes_and_newer_request_wins(qtbot, store, tiny_weig
         c.__class__ = SlowColorizer
         return c
 
-    win = MainWindow(colorizer_factory=make, store=store, interactive=False, preview_max=800)
+    win = MainWindow(colorizer_factory=make, store=store, interactive=False, preview_max=800, recipes_dir=tmp_path)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: win.colorizer is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: win.session.colorizer is not None, timeout=TIMEOUT)
     a, b = _gray(tmp_path / "a.png", seed=4), _gray(tmp_path / "b.png", seed=5)
     ticks: list[float] = []
     from PySide6.QtCore import QTimer
@@ -474,11 +410,11 @@ def test_busy_state_never_freezes_and_newer_request_wins(qtbot, store, tiny_weig
     win.open_files([a])
     qtbot.waitUntil(lambda: win.view.main.badge == "Colourising…", timeout=TIMEOUT)
     assert win.busy_bar.isVisible()
-    doc_a = win.doc
+    doc_a = win.session.doc
     win.open_files([b])            # newer request: a's pending colourisation is cancelled
-    qtbot.waitUntil(lambda: win.doc.ready and win.is_idle(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: win.session.doc.ready and win.is_idle(), timeout=TIMEOUT)
     timer.stop()
-    assert win.doc.path == b and win.view.main.badge == ""
+    assert win.session.doc.path == b and win.view.main.badge == ""
     assert not doc_a.ready and doc_a.token is None and doc_a.error is None
     assert max(t1 - t0 for t0, t1 in zip(ticks, ticks[1:])) < 0.5   # the GUI kept running
     assert not win.busy_bar.isVisible()

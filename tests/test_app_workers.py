@@ -14,8 +14,11 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from app.editing import EditState, Hint, render_state
-from colorizer.energy import preview_prediction
+from colorizer.energy import Hint
+from colorizer.pipeline import preview_prediction
+from colorizer.recipe import Recipe, RenderCache
+
+from app.edits import brushed_mask
 from app.gc_guard import ensure_gui_gc, release_gui_gc
 from app.workers import Cancelled, CancelToken, Runner, error_text
 
@@ -70,14 +73,23 @@ def test_errors_and_cancel(qtbot):
     runner.wait()
 
 
-def test_preview_render_and_hint_mask(tiny_colorizer):
+def test_preview_render_and_brushed_hint(tiny_colorizer):
+    from app.imaging import region_overlay
+    from app.jobs import render_job
+
     lum = np.tile(np.linspace(0, 1, 300, dtype=np.float32), (200, 1))
     pred = tiny_colorizer.predict(lum)
     small = preview_prediction(pred, 100, grid_side=None)
     assert small.size == (67, 100) and small.grid_size == pred.grid_size
+    mask = brushed_mask([[(0.1, 0.5), (0.9, 0.5)]], 0.05, (50, 100))
+    assert mask.dtype == np.uint8 and mask[25, 50] == 255 and mask[0, 0] == 0
+    hint = Hint(mask=mask, color=(200, 40, 40))
     t = time.perf_counter()
-    result = render_state(tiny_colorizer, pred, EditState(), max_side=100)
-    assert result.rgb.shape == (67, 100, 3) and time.perf_counter() - t < 5
-    hint = Hint(strokes=(((0.1, 0.5), (0.9, 0.5)),), radius=0.05, color=(200, 40, 40))
-    mask = hint.mask((50, 100))
-    assert mask[25, 50] and not mask[0, 0] and mask.dtype == bool
+    result = render_job(pred, Recipe(hints=(hint,)), RenderCache(), 100)
+    assert (result["rgb"].width(), result["rgb"].height()) == (100, 67) and time.perf_counter() - t < 5
+    assert result["cur_hist"] is not None and result["cur_hist"].sum() == pytest.approx(1.0, abs=1e-5)
+    overlay = region_overlay([(hint.mask / 255.0, hint.color)], (300, 200), max_side=150)
+    assert (overlay.width(), overlay.height()) == (150, 100)
+    assert overlay.pixelColor(75, 50).red() == 200 and overlay.pixelColor(75, 5).alpha() == 0
+    assert overlay.pixelColor(75, 50).alpha() < 128                                   # a light tint inside
+    assert max(overlay.pixelColor(75, y).alpha() for y in range(30, 50)) == 255        # an opaque outline

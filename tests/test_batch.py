@@ -12,11 +12,12 @@ import torch
 from PIL import Image
 
 from colorizer import batch as batch_mod
+from colorizer.batch import photo as photo_mod
 from colorizer.batch import (BatchReport, ColorizeOptions, FileResult, Job, ProgressTracker, batch_size_for,
                              collect_jobs, job_groups, process_file, run_batch)
 from colorizer.cli import main
 from colorizer.color import luma
-from colorizer.imageio import load_image
+from colorizer.imageio import ImageWriteError, load_image, save_image
 from colorizer.pipeline import Colorizer
 
 
@@ -146,11 +147,15 @@ def test_never_writes_over_an_input(tiny_colorizer: Colorizer, tmp_path: Path) -
     Image.fromarray(gray(10, 10), "L").save(tmp_path / "a.png")
     before = digests(tmp_path)
     jobs, problems = collect_jobs([tmp_path / "a.png"], tmp_path)
-    assert jobs == [] and "would overwrite an input" in problems[0].error
-    # the writer refuses too, for jobs built by hand
-    report = run_batch(tiny_colorizer, [Job(tmp_path / "a.png", tmp_path / "a.png")], ColorizeOptions())
-    assert "refusing to overwrite" in report.failures[0].error
-    assert digests(tmp_path) == before
+    assert not problems and jobs[0].output == tmp_path / "a.png"  # planned; renamed when it runs
+    for options in (ColorizeOptions(), ColorizeOptions(overwrite=True)):  # not even with overwrite
+        report = run_batch(tiny_colorizer, jobs, options)
+        assert report.results[0].ok and "a.png is an input" in report.results[0].warnings[0]
+        assert report.results[0].outputs[0].name.startswith("a-")
+        assert digests(tmp_path)[tmp_path / "a.png"] == before[tmp_path / "a.png"]
+    # the writer refuses too
+    with pytest.raises(ImageWriteError, match="refusing to overwrite"):
+        save_image(tmp_path / "a.png", np.zeros((4, 4, 3)), protect=(tmp_path / "a.png",))
 
 
 def test_cancel_stops_cleanly(tiny_colorizer: Colorizer, tmp_path: Path) -> None:
@@ -201,17 +206,17 @@ def test_ctrl_c_rolls_back_the_photo_in_progress(tiny_colorizer: Colorizer, tmp_
 def test_unexpected_error_in_one_file_is_collected(tiny_colorizer: Colorizer, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = three_photo_jobs(tmp_path)
-    real = batch_mod.render_outputs
+    real = photo_mod.render_outputs
 
-    def flaky(colorizer, prediction, options):
+    def flaky(prediction, recipe, options, wanted=None):
         if prediction.size == (12, 12) and flaky.n == 1:
             flaky.n += 1
             raise RuntimeError("something odd")
         flaky.n += 1
-        return real(colorizer, prediction, options)
+        return real(prediction, recipe, options, wanted)
 
     flaky.n = 0
-    monkeypatch.setattr(batch_mod, "render_outputs", flaky)
+    monkeypatch.setattr(photo_mod, "render_outputs", flaky)
     report = run_batch(tiny_colorizer, jobs, ColorizeOptions())
     assert [r.ok for r in report.results] == [True, False, True]
     assert "p1.png" in report.failures[0].error and "RuntimeError: something odd" in report.failures[0].error
@@ -310,12 +315,3 @@ def test_cli_folder_with_bad_files(tiny_weights: Path, tmp_path: Path, capsys: p
         assert str(src / rel) in err
     assert (tmp_path / "out" / "1930s" / "wedding" / "rotated.png").exists()
     assert temp_files(tmp_path) == []
-
-
-def test_output_that_would_overwrite_an_input_is_refused(tmp_path):
-    from colorizer.batch import collect_jobs
-    src = tmp_path / "x.png"
-    src.write_bytes(b"placeholder")
-    jobs, problems = collect_jobs([src], tmp_path, "png")
-    assert jobs == []
-    assert len(problems) == 1 and "would overwrite an input" in problems[0].error and "x.png" in problems[0].error

@@ -72,8 +72,13 @@ def test_max_pixels_option_refuses_large_images(tiny_weights, tmp_path, capsys):
 def test_skip_existing_never_reports_an_input_as_its_own_output(tiny_weights, tmp_path, capsys):
     write_gray(tmp_path / "x.png", 12, 12)
     before = (tmp_path / "x.png").read_bytes()
-    code = main(["colorize", str(tmp_path / "x.png"), "-o", str(tmp_path), "--skip-existing", "--weights",
-                 str(tiny_weights), "-q"])
-    assert code == 1
-    assert "would overwrite an input" in capsys.readouterr().err
+    args = ["colorize", str(tmp_path / "x.png"), "-o", str(tmp_path), "--skip-existing", "--weights",
+            str(tiny_weights), "-q", "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert not first["skipped"] and first["outputs"] == [str(tmp_path / "x-1.png")]
+    assert "x.png is an input" in first["warnings"][0]
+    assert main(args) == 0  # resumed: its own output is found under the new name
+    second = json.loads(capsys.readouterr().out)
+    assert second["skipped"] and second["outputs"] == [str(tmp_path / "x-1.png")]
     assert (tmp_path / "x.png").read_bytes() == before

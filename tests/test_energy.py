@@ -9,7 +9,8 @@ from colorizer import energy
 from colorizer.bins import BinScheme, median, uniform_edges
 from colorizer.color import luma, rgb_to_hue_chroma
 from colorizer.energy import EnergySettings, Hint, SampleSettings
-from colorizer.pipeline import Prediction, RenderSettings, posterior, render_probs
+from colorizer.pipeline import Prediction, RenderSettings, posterior, preview_prediction, render_probs, softmax_last
+from colorizer.recipe import Recipe, Reference, RenderCache, render
 
 K = 32
 
@@ -43,7 +44,7 @@ def synthetic_prediction(h: int = 24, w: int = 32, scale: int = 2) -> Prediction
                       small_lightness=np.full((h, w), 0.5, np.float32), scheme=BinScheme(), working_size=(h * scale, w * scale))
 
 
-PLAIN = RenderSettings(smoothing=0.0, fading_eta=0.0)
+PLAIN = RenderSettings().replace(smoothing=0.0, fading_eta=0.0, region_pooling=0.0)  # each pixel alone
 
 
 # ----- solver ----------------------------------------------------------------------------------
@@ -57,7 +58,7 @@ def test_zero_lambda_gives_zero_bias(rng: np.random.Generator) -> None:
 
 def test_gradient_matches_finite_differences(rng: np.random.Generator) -> None:
     p = random_probs(rng, 200)
-    prob = energy._Problem(p, rng.dirichlet(np.ones(K)), 5.0, rng.uniform(size=200), rng.uniform(size=200), np.float64)
+    prob = energy.EnergyProblem(p, rng.dirichlet(np.ones(K)), 5.0, rng.uniform(size=200), rng.uniform(size=200), np.float64)
     b = rng.normal(size=K)
     _, grad = prob.value_grad(b)
     eye = np.eye(K) * 1e-6
@@ -74,13 +75,25 @@ def test_energy_never_increases(rng: np.random.Generator, lam: float) -> None:
     assert np.all(np.diff(e) <= 1e-12)
 
 
+def test_solver_reaches_a_stationary_point(rng: np.random.Generator) -> None:
+    p = random_probs(rng, 3000, sharpness=rng.uniform(0.1, 4.0, 3000))
+    t = rng.dirichlet(np.ones(K))
+    settings = EnergySettings(single_precision=False, max_pixels=4000)
+    res = energy.solve_bias(p, t, 10.0, settings)
+    problem = energy.EnergyProblem(p, t, 10.0)
+    _, g0 = problem.value_grad(np.zeros(K))
+    _, g = problem.value_grad(res.bias.astype(np.float64))
+    assert res.converged and np.abs(g).max() < 1e-3 * np.abs(g0).max()
+    assert res.energies[-1] < res.energies[0]
+
+
 def test_histogram_approaches_target_as_lambda_grows(rng: np.random.Generator) -> None:
     p = random_probs(rng, 3000, sharpness=rng.uniform(0.1, 4.0, 3000))
     t = rng.dirichlet(np.ones(K))
     dists = []
     for lam in [0.0, 0.3, 3.0, 30.0, 300.0]:
         b = energy.solve_bias(p, t, lam).bias
-        dists.append(energy.chi2_sym(energy.biased_posterior(np.log(p), b).mean(0), t))
+        dists.append(energy.chi2_sym(softmax_last(np.log(p) + b).mean(0), t))
     assert all(a > b for a, b in zip(dists, dists[1:]))
     assert dists[-1] < 0.01 * dists[0]
 
@@ -92,7 +105,7 @@ def test_confident_pixels_move_less(rng: np.random.Generator) -> None:
     p = np.exp(logits)
     p /= p.sum(-1, keepdims=True)
     res = energy.solve_bias(p, rng.dirichlet(np.ones(K)), 10.0)
-    q = energy.biased_posterior(np.log(p), res.bias)
+    q = softmax_last(np.log(p) + res.bias)
     moved = np.abs(q - p).sum(-1)
     assert moved[: n // 2].mean() < 0.5 * moved[n // 2:].mean()
 
@@ -134,7 +147,10 @@ def test_reference_transfer_moves_histogram_towards_reference() -> None:
     after = posterior(pred, PLAIN, biases)
     for c in range(2):
         assert energy.chi2_sym(after[c].mean((0, 1)), targets[c]) < energy.chi2_sym(before[c].mean((0, 1)), targets[c])
-    res = energy.reference_transfer(None, pred, ref, 1.0, settings=PLAIN)
+    cache = RenderCache()
+    reference = Reference("blue.png")
+    cache.references.put(reference, ref)
+    res = render(pred, Recipe(settings=PLAIN, reference=reference), cache=cache)
     hue, chroma = rgb_to_hue_chroma(res.rgb)
     right = hue[:, pred.size[1] // 2 + 4:]
     assert np.abs(((right - 2 / 3 + 0.5) % 1.0) - 0.5).mean() < 0.1  # the unsure half turns blue
@@ -150,8 +166,6 @@ def test_quantile_transfer_keeps_lightness() -> None:
     np.testing.assert_allclose(luma(out.rgb), pred.lightness, atol=2e-3)
     same = energy.quantile_transfer(auto, ref, strength=0.0)
     np.testing.assert_allclose(same.rgb, auto.rgb, atol=2e-3)
-    with pytest.raises(ValueError):
-        energy.reference_transfer(None, pred, ref, method="nope")
 
 
 # ----- samples -----------------------------------------------------------------------------------
@@ -168,7 +182,7 @@ def test_coherent_quantile_reads_quantile_at_median() -> None:
 
 def test_samples_differ_where_unsure_and_agree_where_sure() -> None:
     pred = synthetic_prediction()
-    samples = energy.render_samples(pred, 4, seed=3, settings=RenderSettings(smoothing=0.0))
+    samples = energy.render_samples(pred, 4, seed=3, settings=RenderSettings().replace(smoothing=0.0, region_pooling=0.0))
     stack = np.stack([s.rgb for s in samples])
     spread = stack.std(0).mean(-1)
     half = pred.size[1] // 2
@@ -203,11 +217,13 @@ def test_sample_bias_shapes_for_lab(name: str) -> None:
 
 # ----- hints -------------------------------------------------------------------------------------
 def test_hint_colours_inside_mask_and_not_far_outside() -> None:
+    """A footprint hint (``follow_edges=False``, what version 1 recipes meant) colours its mask."""
     pred = synthetic_prediction(h=32, w=48)
     mask = np.zeros(pred.size, np.float32)
     mask[10:40, 60:90] = 1.0  # in the unsure half
     green = (0.1, 0.8, 0.2)
-    maps = energy.hint_biases(pred, [Hint(mask=mask, rgb=green)])
+    maps = energy.hint_biases(pred, [Hint(mask=mask, color=tuple(round(c * 255) for c in green), feather=1.5,
+                                         follow_edges=False)])
     base = render_probs(pred, posterior(pred, PLAIN), PLAIN)
     out = render_probs(pred, posterior(pred, PLAIN, maps), PLAIN)
     hue, chroma = rgb_to_hue_chroma(out.rgb[14:36, 64:86])
@@ -229,7 +245,8 @@ def test_several_hints_combine() -> None:
     m2 = np.zeros(pred.size, np.float32)
     m1[4:28, 52:92] = 1
     m2[36:60, 52:92] = 1
-    maps = energy.hint_biases(pred, [Hint(m1, (0.9, 0.8, 0.1)), Hint(m2, (0.2, 0.3, 0.9))])
+    maps = energy.hint_biases(pred, [Hint(m1, (230, 204, 26), follow_edges=False),
+                                     Hint(m2, (51, 77, 230), follow_edges=False)])
     out = render_probs(pred, posterior(pred, PLAIN, maps), PLAIN)
     h1 = rgb_to_hue_chroma(out.rgb[8:24, 60:84])[0].mean()
     h2 = rgb_to_hue_chroma(out.rgb[40:56, 60:84])[0].mean()
@@ -240,8 +257,12 @@ def test_hint_spec_parsing(tmp_path) -> None:
     from PIL import Image
     Image.fromarray(np.full((8, 8), 255, np.uint8)).save(tmp_path / "m.png")
     hint = Hint.from_spec(f"{tmp_path / 'm.png'}:#FF8000")
+    assert hint.color == (255, 128, 0) and hint.hex == "#ff8000"
     assert hint.rgb == pytest.approx((1.0, 128 / 255, 0.0))
-    assert hint.mask.shape == (8, 8) and hint.mask.min() == pytest.approx(1.0, abs=1e-3)
+    assert hint.mask.shape == (8, 8) and hint.mask.dtype == np.uint8 and hint.mask.min() == 255
+    assert hint == Hint.from_spec(f"{tmp_path / 'm.png'}:ff8000") and hint != Hint(hint.mask, (255, 128, 1))
+    with pytest.raises(ValueError):
+        hint.mask[0, 0] = 0  # read-only: hints are immutable (they key caches)
     with pytest.raises(ValueError, match="MASK.png:#RRGGBB"):
         Hint.from_spec("m.png:red")
     with pytest.raises(ValueError, match="missing.png"):
@@ -256,8 +277,11 @@ def test_energy_settings_and_colorizer_round_trip(tiny_colorizer, rng: np.random
     assert len(biases) == 2 and all(b.shape == (K,) for b in biases)
     assert all(r.energies[-1] <= r.energies[0] for r in results)
     for method in ("energy", "quantile"):
-        res = energy.reference_transfer(tiny_colorizer, pred, ref, 1.0, method=method)
+        cache = RenderCache()
+        reference = Reference("ref.png", strength=1.0, method=method)
+        cache.references.put(reference, ref)
+        res = render(pred, Recipe(reference=reference), cache=cache)
         assert res.rgb.shape == (48, 64, 3)
-    prev = energy.preview_prediction(pred, 32)
+    prev = preview_prediction(pred, 32)
     assert tiny_colorizer.render(prev).rgb.shape[:2] == (24, 32)
     assert SampleSettings().q[0] < 0.5 < SampleSettings().q[1]

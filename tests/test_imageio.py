@@ -126,7 +126,7 @@ def test_16bit_colour_scan_keeps_precision(tmp_path: Path, name: str) -> None:
 
 
 def test_16bit_colour_with_exif_orientation(tmp_path: Path) -> None:
-    from colorizer.imageio import _png_chunk
+    from colorizer.imageio.png16 import png_chunk as _png_chunk
 
     a = (np.arange(30 * 40).reshape(30, 40) * 50).astype(np.uint16)
     ok, buf = cv2.imencode(".png", np.stack([a] * 3, -1))

@@ -12,7 +12,7 @@ from PIL import Image
 from colorizer.bins import BinScheme
 from colorizer.color import luma
 from colorizer.model import ModelConfig, build_model
-from colorizer.train.commands import add_eval_command
+from colorizer.train.eval_command import add_eval_command
 from colorizer.train.metrics import MetricAccumulator, colorfulness, format_table, psnr
 from colorizer.weights import save_weights
 
@@ -97,7 +97,7 @@ def test_eval_data_folder_of_a_corpus_measures_only_its_val_split(tmp_path):
 
     from PIL import Image
 
-    from colorizer.train.commands import eval_paths
+    from colorizer.train.eval_command import eval_paths
 
     (tmp_path / "photos").mkdir()
     rows = ["file\tsplit"]
@@ -109,3 +109,15 @@ def test_eval_data_folder_of_a_corpus_measures_only_its_val_split(tmp_path):
     assert [p.name for p in eval_paths(args)] == ["b.png"]
     args.data = [str(tmp_path / "photos")]  # the manifest one level up counts too
     assert [p.name for p in eval_paths(args)] == ["b.png"]
+
+
+def test_eval_old_print_degrades_the_input_but_scores_against_the_clean_truth(tmp_path, tiny_weights, capsys) -> None:
+    data = tmp_path / "photos"
+    data.mkdir()
+    Image.fromarray((colourful(48, 64) * 255).astype(np.uint8)).save(data / "p.png")
+    assert run_eval(["--data", str(data), "--weights", str(tiny_weights), "--json", "--device", "cpu"]) == 0
+    clean = json.loads(capsys.readouterr().out)
+    assert run_eval(["--data", str(data), "--weights", str(tiny_weights), "--json", "--device", "cpu", "--old-print"]) == 0
+    old = json.loads(capsys.readouterr().out)
+    assert abs(old["gray"]["psnr"] - clean["gray"]["psnr"]) > 0.1  # another (degraded) gray input
+    assert old["gray"]["ab_rmse"] == clean["gray"]["ab_rmse"]  # gray has no colour either way

@@ -36,21 +36,21 @@ def test_render_does_not_run_the_network_again(tiny_colorizer, rng, monkeypatch)
         raise AssertionError("network ran during render")
 
     monkeypatch.setattr(tiny_colorizer.model, "forward_dense", boom)
-    a = tiny_colorizer.render(pred, RenderSettings(chroma_gain=0.5))
-    b = tiny_colorizer.render(pred, RenderSettings(chroma_gain=2.0, fading_eta=0.0))
+    a = tiny_colorizer.render(pred, RenderSettings().replace(chroma_gain=0.5))
+    b = tiny_colorizer.render(pred, RenderSettings().replace(chroma_gain=2.0, fading_eta=0.0))
     assert rgb_to_hue_chroma(b.rgb)[1].mean() > rgb_to_hue_chroma(a.rgb)[1].mean()
 
 
 def test_zero_gain_gives_the_gray_input(tiny_colorizer, rng):
     gray = rng.random((30, 30)).astype(np.float32)
-    result = tiny_colorizer.colorize(gray, RenderSettings(chroma_gain=0.0))
+    result = tiny_colorizer.colorize(gray, RenderSettings().replace(chroma_gain=0.0))
     np.testing.assert_allclose(result.rgb, np.repeat(gray[..., None], 3, -1), atol=1e-6)
 
 
 def test_hue_bias_moves_hue_towards_direction(tiny_colorizer, rng):
     pred = tiny_colorizer.predict(rng.random((48, 48)).astype(np.float32))
-    base = tiny_colorizer.render(pred, RenderSettings(fading_eta=0.0, smoothing=0))
-    pushed = tiny_colorizer.render(pred, RenderSettings(fading_eta=0.0, smoothing=0, hue_bias=6.0, hue_direction=2 / 3))
+    base = tiny_colorizer.render(pred, RenderSettings().replace(fading_eta=0.0, smoothing=0))
+    pushed = tiny_colorizer.render(pred, RenderSettings().replace(fading_eta=0.0, smoothing=0, hue_bias=6.0, hue_direction=2 / 3))
     hue = lambda r: np.angle(np.mean(np.exp(2j * np.pi * rgb_to_hue_chroma(r.rgb)[0])))
     target = 2 * np.pi * 2 / 3
     dist = lambda a: abs(np.angle(np.exp(1j * (a - target))))

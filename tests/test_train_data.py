@@ -7,9 +7,11 @@ import pytest
 from PIL import Image
 
 from colorizer.bins import BinScheme
-from colorizer.color import luma
-from colorizer.train.data import (AugmentConfig, DataError, SampleConfig, find_images, is_near_gray, load_color_image,
-                                  load_image_set, make_sample, read_manifest, sparse_targets)
+from colorizer.color import luma, rgb_to_hue_chroma
+from colorizer.train.augment import AugmentConfig, augment
+from colorizer.train.data import (DataError, SampleConfig, find_images, is_near_gray, load_color_image, load_image_set,
+                                  make_sample, read_manifest, sparse_targets)
+from colorizer.train.degrade import OldPrintConfig
 
 
 def colourful(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
@@ -117,3 +119,63 @@ def test_cutout_targets_come_from_opaque_pixels_only() -> None:
         hue = s.targets[0]
         red = hue[:, 0] + hue[:, -1]
         np.testing.assert_allclose(red, 1.0, atol=1e-5)
+
+
+def red_square_cutout(size: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    rgb = np.zeros((size, size, 3), np.float32)
+    mask = np.zeros((size, size), bool)
+    mask[10:30, 10:30] = True
+    rgb[mask] = [0.9, 0.1, 0.1]
+    return rgb, mask
+
+
+def test_supervised_flat_backdrops_are_near_neutral_ground_truth() -> None:
+    rgb, mask = red_square_cutout()
+    scheme = BinScheme("hue_chroma", 32)
+    aug = AugmentConfig(48, 64, background="flat_supervised")
+    for seed in range(5):
+        crop, valid = augment(rgb, mask, np.random.default_rng(seed), aug)
+        assert valid.mean() > 0.8  # object and backdrop both count, only the seam does not
+        _, chroma = rgb_to_hue_chroma(crop[valid])
+        backdrop = chroma <= 0.07
+        assert backdrop.mean() > 0.02 and (backdrop | (chroma > 0.75)).all()
+    s = make_sample(rgb, mask, np.random.default_rng(0), scheme, aug, SampleConfig(positions=64))
+    assert s.targets[1][:, :3].sum(-1).max() > 0.99  # some targets are the backdrop's low chroma
+
+
+def test_photo_backdrops_come_from_the_given_photos_and_are_supervised() -> None:
+    rgb, mask = red_square_cutout()
+    backdrop = np.zeros((50, 70, 3), np.float32)
+    backdrop[..., 2] = 0.8  # a blue photo
+    for seed in range(4):
+        crop, valid = augment(rgb, mask, np.random.default_rng(seed), AugmentConfig(48, 64, background="photo"),
+                              backgrounds=[backdrop])
+        hue, chroma = rgb_to_hue_chroma(crop[valid])
+        blue = (np.abs(hue - 2 / 3) < 0.02) & (chroma > 0.7)
+        red = ((hue < 0.02) | (hue > 0.98)) & (chroma > 0.7)
+        assert blue.mean() > 0.02 and red.mean() > 0.2 and (blue | red).all()
+    # without photos, "photo" falls back to a supervised flat backdrop; "flat" leaves it unsupervised
+    _, valid_fb = augment(rgb, mask, np.random.default_rng(0), AugmentConfig(48, 64, background="photo"))
+    crop_flat, valid_flat = augment(rgb, mask, np.random.default_rng(0), AugmentConfig(48, 64, background="flat"))
+    assert valid_fb.mean() > valid_flat.mean() + 0.02
+    with pytest.raises(ValueError, match="background"):
+        AugmentConfig(background="jungle")
+
+
+def test_old_print_degrades_the_input_only() -> None:
+    rgb = colourful(80, 90)
+    samp = SampleConfig(positions=64)
+    clean = AugmentConfig(64, 96, contrast=0, gamma=0)
+    old = AugmentConfig(64, 96, contrast=0, gamma=0, old_print=OldPrintConfig(probability=1.0))
+    a = make_sample(rgb, None, np.random.default_rng(3), BinScheme(), clean, samp)
+    b = make_sample(rgb, None, np.random.default_rng(3), BinScheme(), old, samp)
+    for x, y in zip(a.targets, b.targets):
+        np.testing.assert_array_equal(x, y)
+    assert float(np.abs(a.lightness - b.lightness).mean()) > 0.01
+
+
+def test_manifest_can_leave_sources_out(tmp_path) -> None:
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "MANIFEST.tsv").write_text("file\tsource_package\tsplit\na.png\tx\ttrain\nb.png\ty\ttrain\nc.png\ty\tval\n")
+    assert [p.name for p in read_manifest(tmp_path, "train", exclude_sources=("y",))] == ["a.png"]
+    assert [p.name for p in read_manifest(tmp_path, "train")] == ["a.png", "b.png"]

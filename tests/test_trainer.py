@@ -18,8 +18,10 @@ from PIL import Image
 
 from colorizer.model import ModelConfig, build_model
 from colorizer.pipeline import Colorizer
-from colorizer.train.commands import add_train_command
-from colorizer.train.trainer import SampledHead, TrainConfig, histogram_loss, sample_hypercolumns, train
+from colorizer.train.train_command import add_train_command
+from colorizer.train.head_training import SampledHead, histogram_loss, sample_hypercolumns
+from colorizer.train.config import TrainConfig
+from colorizer.train.trainer import train
 from colorizer.weights import load_weights
 
 LAYERS = ("gray", "stage1", "stage2")
@@ -39,7 +41,7 @@ def write_images(folder: Path, n: int = 4, size: int = 48) -> Path:
 def tiny_config(tmp_path: Path, **kw) -> TrainConfig:
     base = dict(out=str(tmp_path / "w.safetensors"), run_dir=str(tmp_path / "run"), data=[str(tmp_path / "data")],
                 layers=LAYERS, hidden=16, pretrained=False, min_size=40, max_size=48, positions=32, augs_per_image=2,
-                pixel_batch=64, epochs=3, lr=3e-2, checkpoint_every=2, quiet=True, final_eval=False, threads=1,
+                pixel_batch=64, epochs=3, steps=None, lr=3e-2, checkpoint_every=2, quiet=True, final_eval=False, threads=1,
                 device="cpu", seed=1, dropout=0.0)
     base.update(kw)
     return TrainConfig(**base)
@@ -67,7 +69,7 @@ def test_cached_head_equals_sparse_head() -> None:
         hc = sample_hypercolumns(model.features(gray), LAYERS, pos)
         out = SampledHead(model)(hc.reshape(-1, hc.shape[-1]))
     for r, o in zip(ref, out):
-        torch.testing.assert_close(o.reshape(2, 30, -1), r.transpose(1, 2), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(o[:, 0].reshape(2, 30, -1), r.transpose(1, 2), atol=1e-5, rtol=1e-4)
 
 
 def read_losses(run_dir: Path) -> list[float]:
@@ -153,8 +155,113 @@ def test_train_command_end_to_end(tmp_path, capsys) -> None:
 
 
 def test_validation_images_are_never_trained_on(tmp_path):
-    from colorizer.train.trainer import check_disjoint
+    from colorizer.train.config import check_disjoint
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     check_disjoint([a], [b])
     with pytest.raises(ValueError, match="validation images are also in the training data"):
         check_disjoint([a, b], [tmp_path / "." / "b.png"])
+
+
+def test_bagged_ensemble_with_global_features_trains_and_members_differ(tmp_path) -> None:
+    write_images(tmp_path / "data", n=5)
+    # an ImageNet backbone: a random one pools to (almost) zero at the head, which would hide the global term
+    res = train(tiny_config(tmp_path, members=3, global_features=True, steps=6, save_at=(3,), pretrained=True))
+    loaded = load_weights(res.weights)
+    assert loaded.model.config.members == 3 and loaded.model.config.global_features
+    assert (tmp_path / "w-step3.safetensors").is_file()
+    heads = loaded.model.heads[0].weight.reshape(3, 32, -1)
+    assert not torch.allclose(heads[0], heads[1])  # bootstrap samples and inits differ
+    assert float(loaded.model.global_proj.weight.detach().abs().sum()) > 0  # the global term was trained
+    out = Colorizer(loaded, device="cpu", working_size=48).predict(np.random.default_rng(0).random((40, 40)))
+    np.testing.assert_allclose(np.exp(out.log_probs[0]).sum(-1), 1.0, atol=1e-4)
+
+
+def test_bootstrap_counts_are_per_photo_and_stable_across_subsets() -> None:
+    from colorizer.train.head_training import bootstrap_counts
+
+    full = bootstrap_counts(["a", "b", "c", "d"], 4, seed=0)
+    sub = bootstrap_counts(["c", "a"], 4, seed=0)
+    np.testing.assert_array_equal(sub, full[[2, 0]])
+    assert full.shape == (4, 4) and (full >= 0).all() and not (full == 1).all()
+    np.testing.assert_array_equal(bootstrap_counts(["a", "b"], 1, seed=0), np.ones((2, 1)))
+
+
+def test_member_loss_weights_rows_by_bootstrap_counts() -> None:
+    t = torch.softmax(torch.randn(4, 8), -1)
+    good, bad = t.log(), torch.log_softmax(torch.randn(4, 8), -1)
+    members = torch.stack([good, bad], dim=1)  # member 0 exact, member 1 wrong
+    weights = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0], [2.0, 0.0]])  # member 1 sees no row
+    loss = histogram_loss([members, members], [t, t], torch.ones(4), "hue_chroma", row_weights=weights)
+    assert abs(float(loss)) < 1e-5
+
+
+def test_cached_crops_are_per_photo_and_reused_by_any_subset(tmp_path) -> None:
+    write_images(tmp_path / "data", n=4)
+    cache = tmp_path / "cache"
+    train(tiny_config(tmp_path, cache_dir=str(cache), steps=2))
+    files = sorted(cache.rglob("*.pt"))
+    assert len(files) == 4
+    stamps = {f: f.stat().st_mtime_ns for f in files}
+    subset = tmp_path / "subset"
+    subset.mkdir()
+    for f in sorted((tmp_path / "data").iterdir())[:2]:  # the same photos under other names
+        (subset / f"renamed_{f.name}").write_bytes(f.read_bytes())
+    train(tiny_config(tmp_path, data=[str(subset)], cache_dir=str(cache), run_dir=str(tmp_path / "run2"), steps=2))
+    assert sorted(cache.rglob("*.pt")) == files and all(f.stat().st_mtime_ns == stamps[f] for f in files)
+
+
+def test_leaving_sources_out_of_a_manifest(tmp_path) -> None:
+    data = write_images(tmp_path / "corpus" / "photos", n=4)
+    rows = ["file\tsource_package\tsplit"] + [f"photos/img{i}.png\t{'a' if i < 3 else 'b'}\ttrain" for i in range(4)]
+    (tmp_path / "corpus" / "MANIFEST.tsv").write_text("\n".join(rows) + "\n")
+    res = train(tiny_config(tmp_path, data=[], manifest=str(tmp_path / "corpus"), exclude_sources=("a",), steps=1))
+    record = load_weights(res.weights).training["data"]
+    assert record["images"] == 1 and record["excluded_sources"] == ["a"] and data.is_dir()
+
+
+def test_l2sp_keeps_a_fine_tune_near_its_starting_weights(tmp_path) -> None:
+    write_images(tmp_path / "data", n=3)
+    start = train(tiny_config(tmp_path, steps=2, out=str(tmp_path / "start.safetensors"))).weights
+    moved = {}
+    for l2sp in (0.0, 100.0):
+        res = train(tiny_config(tmp_path, init=str(start), steps=6, l2sp=l2sp, weight_decay=0.0,
+                                run_dir=str(tmp_path / f"ft{l2sp}"), out=str(tmp_path / f"ft{l2sp}.safetensors")))
+        a, b = load_weights(start).model.proj_bias, load_weights(res.weights).model.proj_bias
+        moved[l2sp] = float((a - b).detach().abs().mean())
+    assert moved[100.0] < moved[0.0] / 3
+
+
+def test_ctrl_c_keeps_a_checkpoint_and_writes_the_weights_so_far(tmp_path, monkeypatch) -> None:
+    import colorizer.train.trainer as trainer_module
+
+    write_images(tmp_path / "data", n=3)
+    calls = {"n": 0}
+    real = trainer_module.histogram_loss
+
+    def interrupt_on_fourth(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(trainer_module, "histogram_loss", interrupt_on_fourth)
+    res = train(tiny_config(tmp_path, steps=10, checkpoint_every=100))
+    assert res.interrupted and res.steps == 3 and res.weights.is_file()
+    assert load_weights(res.weights).training["interrupted"] is True
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"] == 3
+
+
+def test_progress_callback_reports_phases_and_can_cancel(tmp_path) -> None:
+    from colorizer.train.trainer import TrainingCancelled
+
+    write_images(tmp_path / "data", n=3)
+    seen: list[tuple[str, int, int]] = []
+    train(tiny_config(tmp_path, steps=3), callback=lambda *a: seen.append(a))
+    phases = [s[0] for s in seen]
+    assert {"loading photos", "caching features", "training"} <= set(phases)
+    assert ("training", 3, 3) in seen and ("caching features", 3, 3) in seen
+    with pytest.raises(TrainingCancelled):
+        train(tiny_config(tmp_path, steps=3, run_dir=str(tmp_path / "r2")), callback=lambda phase, *_: phase != "caching features")
+    stopped = train(tiny_config(tmp_path, steps=5, run_dir=str(tmp_path / "r3"), out=str(tmp_path / "s.safetensors")),
+                    callback=lambda phase, done, total: not (phase == "training" and done >= 2))
+    assert stopped.interrupted and stopped.steps == 2 and stopped.weights.is_file()

@@ -7,15 +7,18 @@ Every random choice takes an explicit ``numpy.random.Generator`` so that runs ar
 from __future__ import annotations
 
 import csv
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorizer.bins import BinScheme
 from colorizer.color import luma, rgb_to_hue_chroma
+from colorizer.imageio import ImageReadError, load_rgb_alpha
+from colorizer.train.augment import AugmentConfig, augment, jitter_lightness
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
 MAX_SOURCE_SIDE = 1024
@@ -23,26 +26,6 @@ MAX_SOURCE_SIDE = 1024
 
 class DataError(RuntimeError):
     """A training image or data folder cannot be used."""
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Augmentations that keep the colour labels true (geometry and input lightness only).
-
-    ``min_size``/``max_size``: output crop side in pixels (drawn per sample); ``scale``: crop side as
-    a fraction of the photo's shorter side; ``rotate``: max rotation in degrees; ``contrast``/``gamma``:
-    relative jitter of the *input* lightness (targets keep the true colours); ``enabled=False`` gives a
-    centred, unjittered view (validation).
-    """
-
-    min_size: int = 224
-    max_size: int = 320
-    scale: tuple[float, float] = (0.4, 1.0)
-    flip: bool = True
-    rotate: float = 8.0
-    contrast: float = 0.15
-    gamma: float = 0.2
-    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -81,8 +64,8 @@ def find_images(folders: list[str | Path]) -> list[Path]:
     return sorted(set(found))
 
 
-def read_manifest(manifest: str | Path, split: str | None = None) -> list[Path]:
-    """Image paths of a corpus ``MANIFEST.tsv`` (or its folder), filtered by its ``split`` column."""
+def read_manifest_rows(manifest: str | Path) -> tuple[Path, list[dict[str, str]]]:
+    """(folder of the manifest, its rows) of a corpus ``MANIFEST.tsv`` (or its folder)."""
     manifest = Path(manifest)
     if manifest.is_dir():
         manifest = manifest / "MANIFEST.tsv"
@@ -92,9 +75,20 @@ def read_manifest(manifest: str | Path, split: str | None = None) -> list[Path]:
         rows = list(csv.DictReader(fh, delimiter="\t"))
     if rows and "file" not in rows[0]:
         raise DataError(f"{manifest}: manifest has no 'file' column")
+    return manifest.parent, rows
+
+
+def read_manifest(manifest: str | Path, split: str | None = None, exclude_sources: Sequence[str] = ()) -> list[Path]:
+    """Image paths of a corpus manifest, filtered by its ``split`` column, leaving out the photos
+    of the ``exclude_sources`` packages (a cross-validation fold)."""
+    folder, rows = read_manifest_rows(manifest)
     if split is not None and rows and "split" not in rows[0]:
         raise DataError(f"{manifest}: manifest has no 'split' column")
-    paths = [manifest.parent / r["file"] for r in rows if split is None or r.get("split") == split]
+    if exclude_sources and rows and "source_package" not in rows[0]:
+        raise DataError(f"{manifest}: manifest has no 'source_package' column")
+    excluded = set(exclude_sources)
+    paths = [folder / r["file"] for r in rows
+             if (split is None or r.get("split") == split) and r.get("source_package") not in excluded]
     if split is not None and not paths:
         raise DataError(f"{manifest}: no images with split={split!r}")
     return paths
@@ -102,11 +96,7 @@ def read_manifest(manifest: str | Path, split: str | None = None) -> list[Path]:
 
 def manifest_licences(manifest: str | Path, split: str | None = None) -> dict[str, int]:
     """Count of images per licence (for provenance records)."""
-    manifest = Path(manifest)
-    if manifest.is_dir():
-        manifest = manifest / "MANIFEST.tsv"
-    with open(manifest, newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh, delimiter="\t") if split is None or r.get("split") == split]
+    rows = [r for r in read_manifest_rows(manifest)[1] if split is None or r.get("split") == split]
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.get("licence", "?")] = counts.get(r.get("licence", "?"), 0) + 1
@@ -116,18 +106,15 @@ def manifest_licences(manifest: str | Path, split: str | None = None) -> dict[st
 def load_color_image(path: str | Path, max_side: int = MAX_SOURCE_SIDE) -> tuple[np.ndarray, np.ndarray | None]:
     """(rgb float32 (H, W, 3) in [0, 1], opaque mask (H, W) bool or None when fully opaque).
 
-    EXIF orientation is applied; 16-bit gray images keep their precision (Pillow reads 16-bit colour
-    at 8 bits, which is plenty for colour labels); images larger than ``max_side``
-    are reduced (area filter). Raises :class:`DataError` naming the file on any problem.
+    Read through :mod:`colorizer.imageio` (EXIF orientation, 16-bit, CMYK, palette); images larger
+    than ``max_side`` are reduced (area filter). Raises :class:`DataError` naming the file on any problem.
     """
     path = Path(path)
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            arr, alpha = _pil_to_float(im)
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read image ({exc})") from exc
-    mask = None if alpha is None else alpha >= 1.0 - 1e-6
+        arr, alpha = load_rgb_alpha(path)
+    except ImageReadError as exc:
+        raise DataError(str(exc)) from exc
+    mask = None if alpha is None else alpha >= 255
     if mask is not None and mask.all():
         mask = None
     h, w = arr.shape[:2]
@@ -138,20 +125,6 @@ def load_color_image(path: str | Path, max_side: int = MAX_SOURCE_SIDE) -> tuple
         if mask is not None:
             mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
     return np.clip(arr, 0.0, 1.0).astype(np.float32), mask
-
-
-def _pil_to_float(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        g = np.asarray(im, dtype=np.float32) / (65535.0 if np.asarray(im).max() > 255 else 255.0)
-        return np.repeat(g[..., None], 3, axis=-1), None
-    if im.mode == "F":
-        g = np.asarray(im, dtype=np.float32)
-        return np.repeat(g[..., None], 3, axis=-1), None
-    has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
-    if has_alpha:
-        a = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
-        return a[..., :3], a[..., 3]
-    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0, None
 
 
 def mean_chroma(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -166,73 +139,6 @@ def is_near_gray(rgb: np.ndarray, mask: np.ndarray | None = None, threshold: flo
     Such photos (black-and-white scans stored as RGB) would teach the network to leave things gray.
     """
     return mean_chroma(rgb, mask) < threshold
-
-
-# ----- augmentation ----------------------------------------------------------------------------------
-def augment(rgb: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator, cfg: AugmentConfig,
-            size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A square crop (S, S, 3) and its valid mask (S, S): multi-scale, flip, small rotation.
-
-    Photos: a random square of ``scale`` x the shorter side. Cutouts (with ``mask``): the object is
-    placed on a random flat gray background, scaled to fill half to all of the crop; only opaque
-    pixels are valid. Pixels brought in by rotation are not valid either.
-    """
-    h, w = rgb.shape[:2]
-    if size is None:
-        size = int(rng.integers(cfg.min_size, cfg.max_size + 1)) if cfg.enabled else cfg.max_size
-    bg = float(rng.uniform(0.2, 0.8)) if cfg.enabled else 0.5
-    if mask is not None:
-        ys, xs = np.nonzero(mask)
-        if ys.size == 0:
-            raise DataError("image has no opaque pixels")
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        extent = max(y1 - y0, x1 - x0)
-        frac = float(rng.uniform(0.5, 1.0)) if cfg.enabled else 0.9
-        zoom = frac * size / extent
-        cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
-        if cfg.enabled:
-            slack = max(0.0, (size / zoom - extent) / 2)
-            cy += rng.uniform(-slack, slack)
-            cx += rng.uniform(-slack, slack)
-    else:
-        side = min(h, w) * (float(rng.uniform(*cfg.scale)) if cfg.enabled else 1.0)
-        zoom = size / side
-        if cfg.enabled:
-            cy = rng.uniform(side / 2, h - side / 2) if h > side else h / 2
-            cx = rng.uniform(side / 2, w - side / 2) if w > side else w / 2
-        else:
-            cy, cx = h / 2, w / 2
-    src = rgb
-    valid = np.ones((h, w), np.uint8) if mask is None else mask.astype(np.uint8)
-    if mask is not None:
-        src = rgb * mask[..., None] + bg * (1 - mask[..., None])
-    if zoom < 0.75:  # area-filter first so the warp does not alias
-        nh, nw = max(1, round(h * zoom)), max(1, round(w * zoom))
-        src = cv2.resize(src, (nw, nh), interpolation=cv2.INTER_AREA)
-        valid = cv2.resize(valid, (nw, nh), interpolation=cv2.INTER_NEAREST)
-        cy, cx = cy * nh / h, cx * nw / w
-        zoom = zoom * h / nh
-    angle = float(rng.uniform(-cfg.rotate, cfg.rotate)) if cfg.enabled and cfg.rotate > 0 else 0.0
-    m = cv2.getRotationMatrix2D((float(cx), float(cy)), angle, float(zoom))
-    m[:, 2] += np.array([size / 2 - cx, size / 2 - cy])
-    border = cv2.BORDER_REFLECT_101 if mask is None else cv2.BORDER_CONSTANT
-    out = cv2.warpAffine(src.astype(np.float32), m, (size, size), flags=cv2.INTER_LINEAR, borderMode=border,
-                         borderValue=(bg, bg, bg))
-    vmask = cv2.warpAffine(valid, m, (size, size), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    if cfg.enabled and cfg.flip and rng.random() < 0.5:
-        out, vmask = out[:, ::-1], vmask[:, ::-1]
-    return np.ascontiguousarray(np.clip(out, 0.0, 1.0)), np.ascontiguousarray(vmask.astype(bool))
-
-
-def jitter_lightness(lightness: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
-    """Contrast and gamma jitter of the network input only (the colour targets are unchanged)."""
-    if not cfg.enabled or (cfg.contrast <= 0 and cfg.gamma <= 0):
-        return lightness
-    c = 1.0 + float(rng.uniform(-cfg.contrast, cfg.contrast))
-    g = float(np.exp(rng.uniform(-cfg.gamma, cfg.gamma)))
-    m = float(lightness.mean())
-    out = np.clip((lightness - m) * c + m, 0.0, 1.0) ** g
-    return out.astype(np.float32)
 
 
 # ----- sparse targets --------------------------------------------------------------------------------
@@ -271,13 +177,15 @@ def pixels_to_positions(pixels: np.ndarray, h: int, w: int) -> np.ndarray:
 
 
 def make_sample(rgb: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator, scheme: BinScheme,
-                aug: AugmentConfig, samp: SampleConfig, size: int | None = None, tries: int = 5) -> Sample | None:
-    """One augmented crop with ``samp.positions`` supervised positions drawn among valid pixels.
+                aug: AugmentConfig, samp: SampleConfig, size: int | None = None, tries: int = 5,
+                backgrounds: Sequence[np.ndarray] = ()) -> Sample | None:
+    """One augmented crop with ``samp.positions`` supervised positions drawn among valid pixels
+    (``backgrounds``: photos that cut-outs may be composited onto, see :func:`augment`).
 
     Returns None when no crop with at least ``samp.min_valid`` valid pixels is found.
     """
     for _ in range(tries):
-        crop, valid = augment(rgb, mask, rng, aug, size)
+        crop, valid = augment(rgb, mask, rng, aug, size, backgrounds)
         flat = np.flatnonzero(valid)
         if flat.size >= samp.min_valid:
             break
@@ -292,24 +200,39 @@ def make_sample(rgb: np.ndarray, mask: np.ndarray | None, rng: np.random.Generat
                   weight=weight, pixels=pixels)
 
 
+def file_key(path: Path) -> str:
+    """Content hash of a file (so a renamed or moved photo is still the same photo)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:20]
+
+
 @dataclass
 class ImageSet:
-    """Loaded images (kept in memory; the corpus is small) with their paths and opaque masks."""
+    """Loaded images (kept in memory; the corpus is small) with their paths, opaque masks and
+    content keys (:func:`file_key`)."""
 
     paths: list[Path]
     images: list[np.ndarray]
     masks: list[np.ndarray | None]
     skipped: dict[str, str] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.paths)
 
 
 def load_image_set(paths: list[Path], gray_threshold: float = 0.03, max_side: int = MAX_SOURCE_SIDE,
-                   strict: bool = False, min_opaque: int = 64) -> ImageSet:
-    """Load every image; unreadable and near-gray ones are skipped and recorded in ``skipped``."""
+                   strict: bool = False, min_opaque: int = 64,
+                   report: Callable[[int, int], None] | None = None) -> ImageSet:
+    """Load every image; unreadable and near-gray ones are skipped and recorded in ``skipped``.
+    ``report(done, total)`` is called after each file (it may raise to cancel)."""
     out = ImageSet([], [], [])
-    for p in paths:
+    for n, p in enumerate(paths):
+        if report is not None and n:
+            report(n, len(paths))
         try:
             rgb, mask = load_color_image(p, max_side)
         except DataError as exc:
@@ -326,4 +249,5 @@ def load_image_set(paths: list[Path], gray_threshold: float = 0.03, max_side: in
         out.paths.append(p)
         out.images.append(rgb)
         out.masks.append(mask)
+        out.keys.append(file_key(p))
     return out

@@ -20,14 +20,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from colorizer.bins import BinScheme
-from colorizer.color import luma, rgb_to_hue_chroma, rgb_to_lab
+from colorizer.color import rgb_to_hue_chroma, rgb_to_lab
 from colorizer.imageio import save_image
-from colorizer.train.data import load_color_image
+from colorizer.recipe import Recipe, Reference, RenderCache, render
+from colorizer.visual import contact_row, uncertainty_to_rgb
+from colorizer.visual import contact_sheet as visual_contact_sheet
+from colorizer.train.data import DataError
+from colorizer.train.eval_inputs import photo_input
 
 AUC_MAX = 150
 GRAY_CHROMA = 0.02
@@ -107,25 +110,36 @@ def peak_memory_mb(device: str) -> float:
 
 
 def evaluate(colorizer, paths: list[Path], settings=None, contact_sheet: str | Path | None = None,
-             reference_from_gt: bool = False, progress: bool = False) -> dict:
+             reference_from_gt: bool = False, progress: bool = False, variant: str = "clean") -> dict:
     """Colourise the luma of each photo with ``colorizer`` (a pipeline.Colorizer) and score it.
 
-    Returns ``{"images", "model": {...}, "gray": {...}, "per_image": [...]}``.
+    Every picture is rendered by ``colorizer.recipe.render`` with ``settings``; ``reference_from_gt``
+    adds each photo's own colours as the reference palette (energy transfer, default strength);
+    ``variant="old_print"`` gives the colouriser a seeded old-print version of each gray (the
+    truth stays the clean photo; the gray baseline is that degraded input). A photo that cannot be
+    read is skipped and listed in ``skipped`` (file and one-line error); the others are measured.
+    Returns ``{"images", "model": {...}, "gray": {...}, "per_image": [...], "skipped": [...]}``.
     """
     from tqdm import tqdm
 
-    reference_fn = reference_hook() if reference_from_gt else None
+    recipe = Recipe() if settings is None else Recipe(settings=settings)
     model_acc, gray_acc = MetricAccumulator(), MetricAccumulator()
-    rows, per_image, seconds = [], [], 0.0
+    rows, per_image, skipped, seconds = [], [], [], 0.0
     for path in tqdm(paths, desc="evaluating", unit="img", disable=not progress):
-        truth, mask = load_color_image(path)
-        lightness = luma(truth).astype(np.float32)
+        try:
+            photo = photo_input(path, variant)
+        except (DataError, OSError) as exc:  # one bad photo never stops an evaluation
+            text = " ".join(str(exc).split())
+            skipped.append({"file": str(path), "error": text if str(path) in text else f"{path}: {text}"})
+            continue
+        truth, mask, lightness = photo.truth, photo.mask, photo.lightness
         t0 = time.perf_counter()
         pred = colorizer.predict(lightness)
-        if reference_fn is not None:
-            res = reference_fn(colorizer, pred, truth, settings)
-        else:
-            res = colorizer.render(pred, settings)
+        cache, photo_recipe = RenderCache(), recipe
+        if reference_from_gt:
+            photo_recipe = recipe.replace(reference=Reference(str(path)))
+            cache.references.put(photo_recipe.reference, truth)
+        res = render(pred, photo_recipe, cache=cache)
         seconds += time.perf_counter() - t0
         gray = np.repeat(lightness[..., None], 3, axis=-1)
         sel = (slice(None),) if mask is None else (mask,)
@@ -133,28 +147,16 @@ def evaluate(colorizer, paths: list[Path], settings=None, contact_sheet: str | P
                  "gray": gray_acc.add(gray[sel], truth[sel])}
         per_image.append(entry)
         if contact_sheet is not None:
-            rows.append(contact_row(gray, res.rgb, truth, res.uncertainty))
+            rows.append(contact_row([gray, res.rgb, truth, uncertainty_to_rgb(res.uncertainty)]))
     n = max(len(per_image), 1)
-    out = {"images": len(per_image), "model": model_acc.summary(), "gray": gray_acc.summary(), "per_image": per_image}
+    out = {"images": len(per_image), "model": model_acc.summary(), "gray": gray_acc.summary(), "per_image": per_image,
+           "skipped": skipped}
     out["model"]["seconds_per_image"] = round(seconds / n, 3)
     out["model"]["peak_memory_mb"] = peak_memory_mb(str(colorizer.device))
     if contact_sheet is not None and rows:
-        write_contact_sheet(rows, contact_sheet)
+        save_image(Path(contact_sheet), visual_contact_sheet(rows))  # atomic, never over an existing input
         out["contact_sheet"] = str(contact_sheet)
     return out
-
-
-def reference_hook():
-    """The ``--reference-from-gt`` renderer, provided by ``colorizer.energy`` once it exists."""
-    try:
-        from colorizer import energy  # noqa: F401  (written by the energy issue)
-    except ImportError as exc:
-        raise NotImplementedError("--reference-from-gt is not available yet: colorizer.energy is missing") from exc
-    fn = getattr(energy, "render_with_reference", None)
-    if fn is None:
-        raise NotImplementedError("--reference-from-gt is not available yet: colorizer.energy has no "
-                                  "render_with_reference(colorizer, prediction, reference_rgb, settings)")
-    return fn
 
 
 def evaluate_model(model, scheme: BinScheme, paths: list[Path], device: str = "cpu", **kwargs) -> dict:
@@ -163,35 +165,6 @@ def evaluate_model(model, scheme: BinScheme, paths: list[Path], device: str = "c
     from colorizer.weights import LoadedWeights
 
     return evaluate(Colorizer(LoadedWeights(model=model, scheme=scheme), device=device), paths, **kwargs)
-
-
-# ----- contact sheet ---------------------------------------------------------------------------------
-def contact_row(gray: np.ndarray, result: np.ndarray, truth: np.ndarray, uncertainty: np.ndarray,
-                height: int = 192) -> np.ndarray:
-    """input | result | truth | uncertainty, side by side, uint8 RGB, ``height`` rows."""
-    h, w = gray.shape[:2]
-    tw = max(1, round(w * height / h))
-    unc = cv2.applyColorMap((np.clip(uncertainty, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[..., ::-1]
-    tiles = [gray, result, truth, unc.astype(np.float32) / 255.0]
-    tiles = [cv2.resize(np.clip(t, 0, 1).astype(np.float32), (tw, height), interpolation=cv2.INTER_AREA) for t in tiles]
-    sep = np.ones((height, 4, 3), np.float32)
-    parts = []
-    for t in tiles:
-        parts += [t, sep]
-    return (np.concatenate(parts[:-1], axis=1) * 255 + 0.5).astype(np.uint8)
-
-
-def write_contact_sheet(rows: list[np.ndarray], path: str | Path) -> None:
-    """Stack rows (padded to the widest) with a white gap and write a PNG."""
-    width = max(r.shape[1] for r in rows)
-    padded = []
-    for r in rows:
-        pad = np.full((r.shape[0], width - r.shape[1], 3), 255, np.uint8)
-        padded += [np.concatenate([r, pad], axis=1), np.full((4, width, 3), 255, np.uint8)]
-    sheet = np.concatenate(padded[:-1], axis=0)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(path, sheet)  # atomic, never over an existing input
 
 
 def format_table(result: dict) -> str:
