@@ -47,18 +47,18 @@ class FinetuneCancelled(RuntimeError):
 
 @dataclass
 class FinetuneConfig:
-    """How a fine-tune runs. The defaults were chosen on ``benchmarks/bench_finetune.py`` (30 photos of
-    one corpus package, starting from a model that never saw the package; a few minutes on a 2-core
-    CPU) and need no tuning. A start model is already converged, so the learning rate is a third of a
-    training run's peak (1e-3 lost ground on the held-out photos within 15 steps), and the L2-SP pull is
-    strong enough (1.0, against 0.01 or 10) to keep the gain on the package's other photos while
-    costing nothing on split=val; 8 crops per photo (the bundled recipe) generalised better than 4
-    crops with 4x the pixels or 16 crops; the best step is usually within the first 50."""
+    """How a fine-tune runs; the defaults need no tuning. They were chosen on ``benchmarks/bench_finetune.py``
+    (30 photos of one corpus package, starting from a model that never saw the package; see
+    ``benchmarks/results/finetune_tuning.md``): a start model is already converged, so the learning rate
+    is a third of a training run's peak (1e-3 lost ground on the held-out photos within 15 steps); the
+    L2-SP pull of 1.0 kept more of the gain on the package's other photos than 0.01 or 0.1 for less
+    loss on split=val than 10; 16 crops per photo did a little better than the bundled recipe's 8 (and
+    than 4 crops with 4x the pixels); the best step is nearly always within the first 50."""
 
     steps: int = 150  # training steps (the best one on the held-out photos is kept)
     lr: float = 3e-4
     l2sp: float = 1.0  # pull towards the start weights (L2-SP): keeps what the start model knew
-    augs_per_image: int = 8  # augmented crops cached per photo
+    augs_per_image: int = 16  # augmented crops cached per photo
     pixel_batch: int = 4096  # pixels per step
     check_every: int = 25  # steps between held-out checks (also at each pass over the photos)
     holdout_share: float = 0.1
