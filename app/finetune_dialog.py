@@ -263,24 +263,33 @@ class FinetuneDialog(CancellableDialog):
         self.cancel_button.setText("Close")
         self.progress.setRange(0, 1)
 
+    def _show_status(self, text: str) -> None:
+        """The outcome under the bar (the dialog grows to show it whole)."""
+        self.status.setText(text)
+        self.adjustSize()
+
     def _on_done(self, result: FinetuneResult) -> None:
         self._ended()
         self.result = result
         self.progress.setValue(1)
+        took = f"{result.seconds:.0f} s" if result.seconds < 60 else f"{result.seconds / 60:.1f} min"
+        self.phase.setText(f"Finished in {took}.")
         if result.written is None:
-            self.status.setText(describe_result(result) + "\n\nNot stored: the new model is not better than the one "
-                                "it started from on those photos. More photos, or photos closer to yours, may help.")
+            self._show_status(describe_result(result) + "\n\nNot stored: the new model is not better than the one "
+                              "it started from on those photos. More photos, or photos closer to yours, may help.")
             return
         self.created = Path(result.written)
-        self.status.setText(describe_result(result) + f"\n\nStored as “{self.created.stem}”: choose it in the "
-                            "Model menu; Model ▸ Compare with the bundled model shows both side by side.")
+        self._show_status(describe_result(result) + f"\n\nStored as “{self.created.stem}” and now in use: the "
+                          "bundled model's colours are on the left, yours on the right (Model ▸ Compare with the "
+                          "bundled model side by side). Rename or delete it with Model ▸ Manage my models….")
         self.name.setText(self.library.unique_name(self.created.stem))
         self.modelCreated.emit(str(self.created))
 
     def _on_error(self, exc: BaseException) -> None:
         self._ended()
         self.progress.setValue(0)
+        self.phase.setText("")
         if isinstance(exc, FinetuneCancelled):
-            self.status.setText("Cancelled; nothing was stored.")
+            self._show_status("Cancelled; nothing was stored.")
         else:
-            self.status.setText(f"Could not teach it: {error_text(exc)}")
+            self._show_status(f"Could not teach it: {error_text(exc)}")

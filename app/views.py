@@ -213,8 +213,9 @@ class PhotoView(QWidget):
             self._paint_brush(p)
         if self.badge:
             self._paint_badge(p)
-        if self.caption:
-            self._paint_caption(p)
+        if self.caption:  # the model that made this pane's picture (side by side comparison)
+            shown = self.image_rect().intersected(QRectF(self.rect()))
+            self._paint_tag(p, self.caption, max(shown.left(), 0) + 8, max(shown.top(), 0) + 8)
 
     def _draw(self, p: QPainter, layer: str, target: QRectF, needed: float) -> None:
         img = self.layers[layer].best(needed)
@@ -241,17 +242,15 @@ class PhotoView(QWidget):
         p.setPen(QColor(235, 235, 238))
         p.drawText(box, Qt.AlignCenter, self.badge)
 
-    def _paint_caption(self, p: QPainter) -> None:
-        """A label in the top-left corner of the picture (the model that made it)."""
+    def _paint_tag(self, p: QPainter, text: str, x: float, y: float) -> None:
+        """A small dark rounded label with ``text`` at (x, y)."""
         fm = p.fontMetrics()
-        img = self.image_rect().intersected(QRectF(self.rect()))
-        box = QRectF(max(img.left(), 0) + 8, max(img.top(), 0) + 8, fm.horizontalAdvance(self.caption) + 16,
-                     fm.height() + 6)
+        box = QRectF(x, y, fm.horizontalAdvance(text) + 16, fm.height() + 6)
         p.setPen(Qt.NoPen)
         p.setBrush(QColor(20, 20, 22, 170))
         p.drawRoundedRect(box, 5, 5)
         p.setPen(QColor(235, 235, 238))
-        p.drawText(box, Qt.AlignCenter, self.caption)
+        p.drawText(box, Qt.AlignCenter, text)
 
     def _paint_legend(self, p: QPainter) -> None:
         """The uncertainty colour scale: sure (dark) to a guess (pale yellow)."""
@@ -285,16 +284,11 @@ class PhotoView(QWidget):
         img = self.image_rect().intersected(QRectF(self.rect()))
         fm = p.fontMetrics()
         for text, left in (("Before", True), ("After", False)):
-            w, h = fm.horizontalAdvance(text) + 16, fm.height() + 6
+            w = fm.horizontalAdvance(text) + 16
             bx = img.left() + 8 if left else img.right() - 8 - w
             if (left and bx + w > x - 4) or (not left and bx < x + 4):
                 continue  # no room on this side of the divider
-            box = QRectF(bx, img.top() + 8, w, h)
-            p.setPen(Qt.NoPen)
-            p.setBrush(QColor(20, 20, 22, 170))
-            p.drawRoundedRect(box, 5, 5)
-            p.setPen(QColor(235, 235, 238))
-            p.drawText(box, Qt.AlignCenter, text)
+            self._paint_tag(p, text, bx, img.top() + 8)
 
     def _paint_brush(self, p: QPainter) -> None:
         r = self.brush_radius * max(self.image_size.width(), self.image_size.height()) * self.scale()

@@ -6,7 +6,7 @@ once the new model is stored, used and shown beside the bundled model, a second 
 temporary data folder; the user's settings are never written (read-only store).
 
 Usage: DISPLAY=:99 python benchmarks/finetune_screenshot.py PHOTO_FOLDER OUT_TRAINING.png OUT_COMPARE.png
-       [--at-step N] [--size 1400x880]
+       [--at-step N] [--size 1400x880] [--start FILE]
 """
 
 from __future__ import annotations
@@ -48,7 +48,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("training_png", type=Path)
     p.add_argument("compare_png", type=Path)
     p.add_argument("--at-step", type=int, default=60, help="training step of the first shot")
+    p.add_argument("--open", type=Path, nargs="*", default=[], help="black-and-white photos to open (default: the samples)")
     p.add_argument("--size", default="1400x880")
+    p.add_argument("--start", type=Path, help="fine-tune from this model (made the model in use) instead of the "
+                                              "bundled one, e.g. a cross-validation fold model that never saw the photos")
     p.add_argument("--timeout", type=float, default=1800.0)
     args = p.parse_args(argv)
     from app.main import APPLICATION, ORGANIZATION
@@ -70,11 +73,15 @@ def main(argv: list[str]) -> int:
         win.move(0, 0)
         win.show()
         wait(app, lambda: win.session.colorizer is not None, 120)
-        samples = sorted(sample_photos(), key=lambda q: "architecture" not in q.name)  # a building first
-        win.open_files(samples)
+        if args.start is not None:
+            win.models.use(str(args.start))
+            wait(app, lambda: win.session.weights == str(args.start) and not win.session.model_loading, 120)
+        win.open_files(args.open or sample_photos())
         wait(app, lambda: win.session.doc is not None and win.session.doc.ready and win.is_idle(), 300)
         dlg = win.models.teach_dialog(str(args.photos))
         dlg.move(win.x() + (w_px - dlg.width()) // 2, win.y() + 140)
+        if args.start is not None:
+            dlg.start_from.setCurrentIndex(dlg.start_from.count() - 1)
         wait(app, lambda: dlg.screening is not None, 300)
         seen: list = []
         dlg._signals.progress.connect(seen.append)
@@ -85,10 +92,14 @@ def main(argv: list[str]) -> int:
         wait(app, lambda: not dlg.running, args.timeout)
         ok = wait(app, lambda: win.models.comparison.active and bool(win.view.left.layers["compare"].images)
                   and win.is_idle(), 300)
-        dlg.move(win.x() + w_px - dlg.width() - 24, win.y() + h_px - dlg.height() - 180)
+        print(dlg.status.text(), file=sys.stderr)
+        dlg.close()
+        menu, bar = win.actions.model_menu, win.menuBar()
+        menu.popup(bar.mapToGlobal(bar.actionGeometry(menu.menuAction()).bottomLeft()))
+        menu.setActiveAction(win.models.user_actions[-1] if win.models.user_actions else None)
         wait(app, lambda: False, 1.0)
         grab(win, args.compare_png)
-        print(dlg.status.text(), file=sys.stderr)
+        menu.close()
         win.close()
         return 0 if ok and dlg.created is not None else 1
 

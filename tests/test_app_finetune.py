@@ -91,15 +91,17 @@ def test_teach_from_a_folder_then_compare_with_the_bundled_model(qtbot, win, pho
                                        "1 near-gray skipped)")
     assert "20 or more" in dlg.count.text() and dlg.start.isEnabled()
     assert dlg.name.text() == "Grandma's garden" and [s.label for s in dlg.starts] == ["The bundled model"]
-    seen = []
+    seen, shown = [], []
     dlg._signals.progress.connect(seen.append)
+    dlg._signals.progress.connect(lambda _p: shown.append(dlg.phase.text()))  # after the dialog's own slot
     dlg.run()
     assert dlg.running and not dlg.start.isEnabled() and dlg.cancel_button.text() == "Cancel"
     qtbot.waitUntil(lambda: not dlg.running, timeout=TIMEOUT * 4)
     phases = [p.phase for p in seen]
     assert {"checking photos", "caching features", "training", "comparing"} <= set(phases)
     assert any(p.phase == "training" and p.eta_seconds is not None for p in seen)
-    assert "Step 5 of 5" in dlg.phase.text() or "Step 4 of 5" in dlg.phase.text()
+    assert any(t.startswith("Step 4 of 5: training — ") and "left in this step" in t for t in shown)
+    assert dlg.phase.text().startswith("Finished in ") and dlg.progress.value() == dlg.progress.maximum()
 
     stored = tmp_path / "models" / "Grandma's garden.safetensors"
     assert dlg.created == stored and stored.is_file(), dlg.status.text()
