@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import threading
+from typing import TypeVar
 
 from PySide6.QtWidgets import QDialog, QLabel, QWidget
+
+
+def reuse_running(old: D | None) -> D | None:
+    """One job dialog of a kind at a time: ``old`` shown again while it runs; a finished one is released
+    (in the GUI thread) and None returned, so the caller builds a fresh dialog."""
+    if old is not None and old.running:
+        old.show()
+        old.raise_()
+        return old
+    if old is not None:
+        old.deleteLater()
+    return None
 
 
 class CancellableDialog(QDialog):
@@ -35,3 +48,6 @@ class CancellableDialog(QDialog):
             self._cancel.set()
             return
         super().reject()
+
+
+D = TypeVar("D", bound=CancellableDialog)

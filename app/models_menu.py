@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from colorizer.train.finetune import FinetuneConfig
 
+from app.cancellable_dialog import reuse_running
 from app.finetune_dialog import FinetuneDialog, StartModel
 from app.manage_models_dialog import ManageModelsDialog
 from app.model_compare import ModelComparison
@@ -109,13 +110,9 @@ class ModelsMenu(QObject):
 
     def teach_dialog(self, folder: str | None = None) -> FinetuneDialog:
         """Teach from my colour photos (one at a time: a running one is shown again)."""
-        old = self._teach
-        if old is not None and old.running:
-            old.show()
-            old.raise_()
-            return old
+        old = reuse_running(self._teach)
         if old is not None:
-            old.deleteLater()
+            return old
         start = folder if folder is not None else str(self.w.store.value("folders/finetune", ""))
         dlg = FinetuneDialog(self.w.runner, self.library, self.starts(), self.finetune_config, start, parent=self.w)
         dlg.modelCreated.connect(self._on_created)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from colorizer.recipe import Recipe
 
 from app.batch_dialog import BatchDialog
+from app.cancellable_dialog import reuse_running
 from app.export_dialog import ExportDialog
 from app.export_options import load_export_options, save_export_options
 
@@ -17,13 +18,9 @@ if TYPE_CHECKING:
 
 def open_export_dialog(w: "MainWindow") -> ExportDialog:
     """Export the open photos, each with its own edits (one export at a time)."""
-    old = w._export
-    if old is not None and old.running:
-        old.show()
-        old.raise_()
-        return old
+    old = reuse_running(w._export)
     if old is not None:
-        old.deleteLater()
+        return old
     dlg = ExportDialog(w.session.export_items, lambda: w.session.colorizer, w.runner, load_export_options(w.store),
                        w.store.folder("export"), len(w.session.docs), parent=w)
     dlg.finished_export.connect(lambda *_: (save_export_options(w.store, dlg.options()),
@@ -36,13 +33,9 @@ def open_export_dialog(w: "MainWindow") -> ExportDialog:
 
 def open_batch_dialog(w: "MainWindow") -> BatchDialog:
     """The batch export dialog (one batch at a time: a running one is shown again)."""
-    old = w._batch
-    if old is not None and old.running:
-        old.show()
-        old.raise_()
-        return old
+    old = reuse_running(w._batch)
     if old is not None:
-        old.deleteLater()  # freed in this (the GUI) thread
+        return old
     doc = w.session.doc
     looks = {f"This photo's look ({doc.name})": doc.state.look()} if doc is not None else {}
     if w.edits.copied_look is not None:

@@ -188,14 +188,19 @@ def box_sum(x: np.ndarray, window: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def softmax_last(logits: np.ndarray) -> np.ndarray:
+    """softmax along the last axis (the one softmax of the library: posteriors, annealing, calibration
+    and the energy solver)."""
+    z = logits - logits.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
 def annealed(p: np.ndarray, temperature: float) -> np.ndarray:
     """p^(1/T) renormalised along the last axis (T = 1 returns p normalised)."""
     if abs(temperature - 1.0) < 1e-6:
         return p / np.maximum(p.sum(-1, keepdims=True), EPS)
-    logp = np.log(np.maximum(p, 1e-12)) / max(temperature, 1e-3)
-    logp -= logp.max(-1, keepdims=True)
-    e = np.exp(logp)
-    return e / e.sum(-1, keepdims=True)
+    return softmax_last(np.log(np.maximum(p, 1e-12)) / max(temperature, 1e-3))
 
 
 def expectation(p: np.ndarray, centers: np.ndarray) -> np.ndarray:

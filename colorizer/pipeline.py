@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from colorizer.bins import BinScheme, DecodeOptions, hue_angles, uniform_centers
+from colorizer.bins import BinScheme, DecodeOptions, hue_angles, softmax_last, uniform_centers
 from colorizer.color import gray_to_lightness
 from colorizer.limits import check_number
 from colorizer.regions import pool_regions, segment_grid
@@ -157,13 +157,6 @@ def working_shape(h: int, w: int, working_size: int) -> tuple[int, int]:
     """(h, w) scaled down so the longest side is at most ``working_size`` (never up)."""
     scale = min(1.0, working_size / max(h, w))
     return max(1, round(h * scale)), max(1, round(w * scale))
-
-
-def softmax_last(logits: np.ndarray) -> np.ndarray:
-    """softmax along the last axis (the one softmax of the library: posteriors and the energy solver)."""
-    z = logits - logits.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
 
 
 def settings_biases(scheme: BinScheme, settings: RenderSettings) -> list[np.ndarray | None]:

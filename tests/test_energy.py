@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from colorizer import energy
-from colorizer.bins import BinScheme, median, uniform_edges
+from colorizer.bins import BinScheme, median, softmax_last, uniform_edges
 from colorizer.color import luma, rgb_to_hue_chroma
 from colorizer.energy import EnergySettings, Hint, SampleSettings
-from colorizer.pipeline import Prediction, RenderSettings, posterior, preview_prediction, render_probs, softmax_last
+from colorizer.pipeline import Prediction, RenderSettings, posterior, preview_prediction, render_probs
 from colorizer.recipe import Recipe, Reference, RenderCache, render
 
 K = 32

@@ -6,9 +6,10 @@ from typing import Sequence
 
 import numpy as np
 
+from colorizer.bins import softmax_last
 from colorizer.energy.solver import LAMBDA_SCALE, EnergySettings, SolveResult, solve_bias, subsample_indices
 from colorizer.energy.targets import expected_chroma, reference_histograms
-from colorizer.pipeline import Prediction, softmax_last
+from colorizer.pipeline import Prediction
 
 BiasList = list  # list[np.ndarray | None], one entry per colour channel: (K,) global or (h, w, K) map
 

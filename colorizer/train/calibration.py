@@ -18,6 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
+from colorizer.bins import softmax_last
+
 MIN_CHROMA = 0.1
 WEDGE = 1
 CONFIDENCE_BINS = 10
@@ -33,10 +35,7 @@ def pooled(samples: Sequence[dict], channel: int) -> tuple[np.ndarray, np.ndarra
 
 def tempered(logp: np.ndarray, temperature: float) -> np.ndarray:
     """softmax(log p / T) along the last axis."""
-    z = logp / temperature
-    z -= z.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
+    return softmax_last(logp / temperature)
 
 
 def hue_reliability(samples: Sequence[dict], temperature: float = 1.0, n_bins: int = CONFIDENCE_BINS) -> dict:

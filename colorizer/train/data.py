@@ -7,7 +7,6 @@ Every random choice takes an explicit ``numpy.random.Generator`` so that runs ar
 from __future__ import annotations
 
 import csv
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -18,6 +17,7 @@ import numpy as np
 from colorizer.bins import BinScheme
 from colorizer.color import luma, rgb_to_hue_chroma
 from colorizer.imageio import ImageReadError, load_rgb_alpha
+from colorizer.recipe import file_sha256
 from colorizer.train.augment import AugmentConfig, augment, jitter_lightness
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
@@ -202,11 +202,7 @@ def make_sample(rgb: np.ndarray, mask: np.ndarray | None, rng: np.random.Generat
 
 def file_key(path: Path) -> str:
     """Content hash of a file (so a renamed or moved photo is still the same photo)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:20]
+    return file_sha256(path)[:20]
 
 
 @dataclass
