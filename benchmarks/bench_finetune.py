@@ -159,7 +159,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--json-out", type=Path)
     p.add_argument("--md-out", type=Path)
     defaults = FinetuneConfig()
-    for name in ("steps", "lr", "l2sp", "augs_per_image", "pixel_batch", "check_every"):
+    for name in ("steps", "lr", "l2sp", "augs_per_image", "pixel_batch", "check_every", "head_scope"):
         p.add_argument("--" + name.replace("_", "-"), type=type(getattr(defaults, name)), default=getattr(defaults, name))
     return p.parse_args(argv)
 
@@ -169,7 +169,8 @@ def main(argv: list[str]) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     config = FinetuneConfig(steps=args.steps, lr=args.lr, l2sp=args.l2sp, augs_per_image=args.augs_per_image,
-                            pixel_batch=args.pixel_batch, check_every=args.check_every, device="cpu",
+                            pixel_batch=args.pixel_batch, check_every=args.check_every, head_scope=args.head_scope,
+                            device="cpu",
                             threads=args.threads, cache_dir=str(args.cache_dir / "features"),
                             working_size=args.working_size)
     by_source, val = corpus_photos(args.corpus)

@@ -231,6 +231,18 @@ def test_l2sp_keeps_a_fine_tune_near_its_starting_weights(tmp_path) -> None:
     assert moved[100.0] < moved[0.0] / 3
 
 
+def test_classifier_scope_trains_only_the_classifiers(tmp_path) -> None:
+    write_images(tmp_path / "data", n=3)
+    start = train(tiny_config(tmp_path, steps=2, out=str(tmp_path / "start.safetensors"))).weights
+    res = train(tiny_config(tmp_path, init=str(start), steps=4, head_scope="classifier", keep_best=False,
+                            run_dir=str(tmp_path / "ft"), out=str(tmp_path / "ft.safetensors")))
+    before, after = load_weights(start).model.state_dict(), load_weights(res.weights).model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("heads.") for k in changed)
+    with pytest.raises(ValueError, match="head-scope"):
+        tiny_config(tmp_path, head_scope="projection")
+
+
 def test_ctrl_c_keeps_a_checkpoint_and_writes_the_weights_so_far(tmp_path, monkeypatch) -> None:
     import colorizer.train.trainer as trainer_module
 

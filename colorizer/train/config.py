@@ -14,6 +14,7 @@ from colorizer.train.degrade import OldPrintConfig
 
 
 SCHEMES = ("hue_chroma", "lab_marginal", "lab_joint")
+HEAD_SCOPES = ("all", "classifier")
 # whole-number options -> (low, high); OPTIONAL ones may also be None
 INT_LIMITS = {"bins": (2, 1024), "window": (1, 255), "positions": (1, 1_000_000), "hidden": (1, 65536),
               "members": (1, 256), "augs_per_image": (1, 10_000), "epochs": (1, 1_000_000), "steps": (1, 10 ** 9),
@@ -59,6 +60,7 @@ class TrainConfig:
     global_features: bool = False
     input_levels: bool = False
     freeze: str = "all"
+    head_scope: str = "all"  # which head parts learn: all, or only the classifiers (small fine-tunes)
     cache_features: bool | None = None
     augs_per_image: int = 8
     epochs: int = 8
@@ -102,6 +104,8 @@ class TrainConfig:
             raise ValueError(f"--old-print is a share of crops in [0, 1], not {self.old_print}")
         if self.freeze not in ("all", "partial", "none"):
             raise ValueError(f"--freeze must be all, partial or none, not {self.freeze!r}")
+        if self.head_scope not in HEAD_SCOPES:
+            raise ValueError(f"--head-scope must be one of {', '.join(HEAD_SCOPES)}, not {self.head_scope!r}")
         if self.schedule not in ("cosine", "onecycle", "constant"):
             raise ValueError(f"--schedule must be cosine, onecycle or constant, not {self.schedule!r}")
         if self.cache_features and self.freeze != "all":

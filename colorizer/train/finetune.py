@@ -60,6 +60,7 @@ class FinetuneConfig:
     l2sp: float = 1.0  # pull towards the start weights (L2-SP): keeps what the start model knew
     augs_per_image: int = 16  # augmented crops cached per photo
     pixel_batch: int = 4096  # pixels per step
+    head_scope: str = "all"  # which head parts learn (``TrainConfig.head_scope``)
     check_every: int = 25  # steps between held-out checks (also at each pass over the photos)
     holdout_share: float = 0.1
     min_holdout: int = 2
@@ -218,7 +219,8 @@ def training_config(config: FinetuneConfig, meta: dict, init: Path, train_paths:
         cache_dir=config.cache_dir or str(work / "cache"), data=[str(p) for p in train_paths],
         val_data=[str(p) for p in held_paths], init=str(init), freeze="all", cache_features=True,
         augs_per_image=config.augs_per_image, steps=config.steps, pixel_batch=config.pixel_batch, lr=config.lr,
-        weight_decay=0.0, l2sp=config.l2sp, keep_best=True, checkpoint_every=config.check_every, seed=config.seed,
+        weight_decay=0.0, l2sp=config.l2sp, head_scope=config.head_scope, keep_best=True,
+        checkpoint_every=config.check_every, seed=config.seed,
         device=config.device, threads=config.threads, final_eval=False, quiet=True)
     settings.update(config.overrides)
     return TrainConfig(**settings)

@@ -32,6 +32,15 @@ def configure_freezing(model: HypercolumnColorizer, freeze: str) -> None:
             p.requires_grad = True
 
 
+def limit_head(model: HypercolumnColorizer, scope: str) -> None:
+    """``all``: the whole head learns; ``classifier``: only the per-channel classifiers (hidden -> bins),
+    the hypercolumn projection stays fixed: far fewer weights, for fine-tunes on a few photos."""
+    if scope == "classifier":
+        for name, p in model.named_parameters():
+            if not name.startswith("heads."):
+                p.requires_grad = False
+
+
 def set_train_mode(model: HypercolumnColorizer) -> None:
     model.train()
     for m in model.backbone.modules():

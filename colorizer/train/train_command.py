@@ -12,7 +12,7 @@ import sys
 from dataclasses import fields
 
 from colorizer.train.augment import BACKGROUNDS
-from colorizer.train.config import TrainConfig
+from colorizer.train.config import HEAD_SCOPES, TrainConfig
 from colorizer.train.storage import first_line
 
 log = logging.getLogger("colorizer")
@@ -73,6 +73,8 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
                    help="stretch each input's tonal range before the network (faded prints)" + _d("input_levels"))
     m.add_argument("--init", help="start from these weights (fine-tuning; their architecture is kept)")
     m.add_argument("--freeze", choices=("all", "partial", "none"), help="backbone layers kept frozen" + _d("freeze"))
+    m.add_argument("--head-scope", choices=HEAD_SCOPES,
+                   help="head parts that learn (classifier: only hidden -> bins)" + _d("head_scope"))
     t = p.add_argument_group("optimisation")
     t.add_argument("--cache-features", dest="cache_features", action="store_true",
                    help="cache sampled backbone features (default when --freeze all)")

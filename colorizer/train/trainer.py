@@ -33,7 +33,8 @@ from colorizer.train.augment import AugmentConfig
 from colorizer.train.data import ImageSet, SampleConfig, load_image_set, make_sample, manifest_licences
 from colorizer.train.distributed import DistInfo, init_distributed, min_all
 from colorizer.train.head_training import SampledHead, bootstrap_counts, histogram_loss
-from colorizer.train.setup import build_training_model, configure_freezing, make_optimizer, make_scheduler, set_train_mode
+from colorizer.train.setup import (build_training_model, configure_freezing, limit_head, make_optimizer, make_scheduler,
+                                   set_train_mode)
 from colorizer.train.storage import CHECKPOINT_NAME, atomic_torch_save, check_run_files, save_final_weights
 from colorizer.weights import save_weights
 
@@ -213,6 +214,7 @@ def _train(cfg: TrainConfig, stop_after: int | None, callback: ProgressCallback 
     model, scheme, provenance = build_training_model(cfg)
     model.to(device)
     configure_freezing(model, "all" if cfg.use_cache else cfg.freeze)
+    limit_head(model, cfg.head_scope)
     data = prepare_data(cfg, model, scheme, device, info, show, callback)
     cache, train_set = data.cache, data.train_set
     aug = cfg.augment_config()
