@@ -17,14 +17,14 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialogButtonBox, QFileDial
                                QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from colorizer.batch import BatchReport, ColorizeOptions, FileResult, collect_jobs, run_batch
+from colorizer.export import FORMATS
 from colorizer.pipeline import Colorizer
 from colorizer.recipe import Recipe
 from colorizer.sidecars import SidecarStore
+from colorizer.messages import one_line
 
 from app.cancellable_dialog import CancellableDialog
-from app.workers import Runner, error_text
-
-FORMATS = {"png": "PNG (lossless)", "jpg": "JPEG", "tif": "TIFF"}
+from app.workers import Runner
 
 
 class _Progress(QObject):
@@ -190,7 +190,7 @@ class BatchDialog(CancellableDialog):
 
     def _on_error(self, exc: BaseException) -> None:
         self._running = False
-        self.status.setText(f"Batch stopped: {error_text(exc)}")
+        self.status.setText(f"Batch stopped: {one_line(exc)}")
         self.start.setEnabled(True)
         self.cancel_button.setText("Close")
 

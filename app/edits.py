@@ -18,11 +18,11 @@ from PySide6.QtGui import QImage
 from colorizer.energy import Hint
 from colorizer.pipeline import RenderSettings, working_shape
 from colorizer.recipe import Recipe, Reference, SampleChoice
+from colorizer.messages import one_line
 
 from app import jobs
 from app.document import Document, StateCommand
 from app.session import Session
-from app.workers import error_text
 
 HINT_MASK_SIDE = 1024  # brushed hints are rasterised at most this large (the energy sees the grid)
 
@@ -113,7 +113,7 @@ class EditController(QObject):
 
     def _reference_failed(self, exc: BaseException) -> None:
         self.session.problem.emit("Cannot use reference",
-                                  f"This reference photo could not be read:\n\n{error_text(exc)}")
+                                  f"This reference photo could not be read:\n\n{one_line(exc)}")
 
     def load_reference_thumb(self, reference: Reference) -> None:
         """Read the thumbnail of a restored recipe's reference (shown when ready)."""

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (QCheckBox, QColorDialog, QFileDialog, QGridLayout
 from colorizer.energy import Hint
 
 from app.histogram_widget import HistogramWidget
+from app.imaging import IMAGE_FILTER
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp)"
 HINT_STRENGTH = (1, 10, 5)        # slider range and default of a hint's strength (the energy's lambda)
 HINT_SOFTNESS = (0, 30, 8)        # soft edge in tenths of a prediction-grid pixel (Hint.feather x 10)
 

@@ -15,11 +15,12 @@ from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QFileDia
                                QVBoxLayout, QWidget)
 
 from colorizer.export import ExportError, ExportOptions, PlannedExport, output_name, plan_exports, unique_path
+from colorizer.messages import one_line
 
 from app import jobs
 from app.export_options import ExportOptionsWidget
 from app.cancellable_dialog import CancellableDialog
-from app.workers import Runner, error_text
+from app.workers import Runner
 
 Ask = Callable[[str], str]  # question -> "replace" | "keep" | "cancel"
 
@@ -248,4 +249,4 @@ class ExportDialog(CancellableDialog):
         self.finished_export.emit(written, errors)
 
     def _on_error(self, exc: BaseException) -> None:
-        self._on_done(([], [f"Export stopped: {error_text(exc)}"], False))
+        self._on_done(([], [f"Export stopped: {one_line(exc)}"], False))

@@ -17,10 +17,11 @@ from PySide6.QtWidgets import (QComboBox, QDialogButtonBox, QFileDialog, QFormLa
 from colorizer.train.finetune import (PHASES, FinetuneCancelled, FinetuneConfig, FinetuneControl, FinetuneProgress,
                                       FinetuneResult, check_photos, finetune)
 from colorizer.train.finetune_data import SKIP_REASONS, Screening, holdout_count
+from colorizer.messages import one_line
 
 from app.cancellable_dialog import CancellableDialog
 from app.user_models import ModelLibrary
-from app.workers import Runner, error_text
+from app.workers import Runner
 
 ENOUGH_PHOTOS = 20  # below this the dialog says the result may be weak (it still runs)
 
@@ -198,7 +199,7 @@ class FinetuneDialog(CancellableDialog):
 
     def _on_check_error(self, gen: int, exc: BaseException) -> None:
         if gen == self._generation and not isinstance(exc, FinetuneCancelled):
-            self.count.setText(f"Cannot read the photos: {error_text(exc)}")
+            self.count.setText(f"Cannot read the photos: {one_line(exc)}")
 
     # ----- the fine-tune ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -208,7 +209,7 @@ class FinetuneDialog(CancellableDialog):
         try:
             out = self.library.new_path(self.name.text())
         except (ValueError, OSError) as exc:
-            self.status.setText(f"Choose another name: {error_text(exc)}")
+            self.status.setText(f"Choose another name: {one_line(exc)}")
             return
         self.control = FinetuneControl()
         self._running = True
@@ -292,4 +293,4 @@ class FinetuneDialog(CancellableDialog):
         if isinstance(exc, FinetuneCancelled):
             self._show_status("Cancelled; nothing was stored.")
         else:
-            self._show_status(f"Could not teach it: {error_text(exc)}")
+            self._show_status(f"Could not teach it: {one_line(exc)}")

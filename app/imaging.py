@@ -1,4 +1,5 @@
-"""Conversions between numpy arrays and QImage, and size helpers (safe to call in worker threads)."""
+"""Conversions between numpy arrays and QImage, size helpers (safe to call in worker threads), and the
+file dialogs' filter for the photos the program reads."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import cv2
 import numpy as np
 from PySide6.QtGui import QImage
 
+from colorizer.imageio import IMAGE_EXTENSIONS
 from colorizer.pipeline import working_shape
+
+IMAGE_FILTER = "Images (" + " ".join(f"*{ext}" for ext in sorted(IMAGE_EXTENSIONS)) + ");;All files (*)"
 
 
 def rgb8_to_qimage(rgb: np.ndarray) -> QImage:

@@ -29,6 +29,7 @@ from app.export_dialog import ExportDialog, SaveDialog
 from app.export_options import load_export_options, save_export_options
 from app.gc_guard import ensure_gui_gc
 from app.hint_tools import BrushTools
+from app.imaging import IMAGE_FILTER
 from app.jobs import FILM_THUMB
 from app.models_menu import ModelsMenu
 from app.presenter import Presenter
@@ -41,7 +42,6 @@ from app.views import MODES
 from app.window_dialogs import open_batch_dialog, open_export_dialog
 from app.workers import Runner
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp *.gif);;All files (*)"
 FULL_RENDER_DELAY_MS = 300
 
 

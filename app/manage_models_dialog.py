@@ -8,8 +8,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QInputDialog, QLabel, QListWidget,
                                QListWidgetItem, QMessageBox, QPushButton, QVBoxLayout, QWidget)
 
+from colorizer.messages import one_line
+
 from app.user_models import ModelLibrary, UserModel
-from app.workers import error_text
 
 
 class ManageModelsDialog(QDialog):
@@ -95,7 +96,7 @@ class ManageModelsDialog(QDialog):
         try:
             renamed = self.library.rename(m, new_name)
         except (ValueError, OSError) as exc:
-            self.details.setText(f"Cannot rename “{m.name}”: {error_text(exc)}")
+            self.details.setText(f"Cannot rename “{m.name}”: {one_line(exc)}")
             return None
         self.refresh(select=renamed.name)
         self.changed.emit(str(m.path), str(renamed.path))
@@ -109,7 +110,7 @@ class ManageModelsDialog(QDialog):
         try:
             self.library.delete(m)
         except (ValueError, OSError) as exc:
-            self.details.setText(f"Cannot delete “{m.name}”: {error_text(exc)}")
+            self.details.setText(f"Cannot delete “{m.name}”: {one_line(exc)}")
             return False
         self.refresh()
         self.changed.emit(str(m.path), "")

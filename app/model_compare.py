@@ -15,10 +15,10 @@ from PySide6.QtCore import QObject, Signal
 from colorizer.imageio import LoadedImage
 from colorizer.pipeline import Colorizer, Prediction
 from colorizer.recipe import Recipe, RenderCache
+from colorizer.messages import one_line
 
 from app import jobs
 from app.document import Document
-from app.workers import error_text
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -118,7 +118,7 @@ class ModelComparison(QObject):
 
     def _on_error(self, exc: BaseException) -> None:
         self.session.problem.emit("Comparison failed", f"The bundled model could not colour this photo:\n\n"
-                                                       f"{error_text(exc)}")
+                                                       f"{one_line(exc)}")
 
     def _on_model(self) -> None:
         if self.active and self.session.colorizer is not None and not self.session.model_loading:

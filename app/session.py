@@ -18,12 +18,13 @@ from colorizer.imageio import ImageReadError, is_image_file
 from colorizer.pipeline import Colorizer
 from colorizer.recipe import ModelRef, Recipe, ReferencePixels, RenderCache
 from colorizer.sidecars import SidecarStore
+from colorizer.messages import one_line
 
 from app import jobs
 from app.document import Document
 from app.session_files import SessionFiles
 from app.settings_store import SettingsStore
-from app.workers import Cancelled, CancelToken, Runner, error_text
+from app.workers import Cancelled, CancelToken, Runner
 
 ColorizerFactory = Callable[[str | None, str], Colorizer]
 SAMPLES_DELAY_MS = 600
@@ -114,7 +115,7 @@ class Session(QObject, SessionFiles):
 
     def _on_model_error(self, exc: BaseException, weights: str | None) -> None:
         self.model_loading = False
-        self.model_error = error_text(exc)
+        self.model_error = one_line(exc)
         self.modelChanged.emit()  # the window says so; a working colouriser stays in use
         if self.colorizer is None and weights is not None and weights == self.store.weights():
             self.store.set_weights(None)  # the remembered file is gone or broken: back to the bundled model
@@ -274,7 +275,7 @@ class Session(QObject, SessionFiles):
         if isinstance(exc, Cancelled) or doc.token is not token:
             return
         doc.token = None
-        msg = error_text(exc)
+        msg = one_line(exc)
         doc.error = msg if isinstance(exc, (ImageReadError, MemoryError)) else f"{doc.path}: {msg}"
         self.docFailed.emit(doc, doc.error)
 
@@ -308,7 +309,7 @@ class Session(QObject, SessionFiles):
         self.rendered.emit(doc, result, final)
 
     def _on_render_error(self, exc: BaseException) -> None:
-        self.problem.emit("Rendering failed", f"Rendering failed: {error_text(exc)}")
+        self.problem.emit("Rendering failed", f"Rendering failed: {one_line(exc)}")
 
     def request_full(self, doc: Document) -> None:
         """Full-resolution render of ``doc``'s recipe (for 100 % zoom and saving), unless it is there."""

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Callable
 
 from colorizer.export import ExportOptions
 from colorizer.recipe import Recipe
+from colorizer.messages import one_line
 
 from app import jobs
 from app.document import Document
-from app.workers import error_text
 
 if TYPE_CHECKING:
     from colorizer.recipe import ModelRef
@@ -42,7 +42,7 @@ class SessionFiles:
                 doc.saved_state, doc.edits_saved = state, True
 
         def failed(exc: BaseException) -> None:
-            self.problem.emit("Cannot save edits", f"The edits of {doc.name} could not be saved:\n\n{error_text(exc)}")
+            self.problem.emit("Cannot save edits", f"The edits of {doc.name} could not be saved:\n\n{one_line(exc)}")
 
         if wait:
             try:
@@ -79,7 +79,7 @@ class SessionFiles:
                 on_done(p)
 
         def failed(exc: BaseException) -> None:
-            self.problem.emit("Cannot save", f"The photo could not be saved:\n\n{error_text(exc)}")
+            self.problem.emit("Cannot save", f"The photo could not be saved:\n\n{one_line(exc)}")
 
         options = options or ExportOptions()
         self.runner.submit(jobs.save_job, doc.prediction, doc.loaded, state, doc.cache, rgb8, Path(path), options,

@@ -170,7 +170,3 @@ class Runner(QObject):
         return self.fast_pool.waitForDone(msecs) and ok
 
 
-def error_text(exc: BaseException) -> str:
-    """A one-line, user-facing description of an exception (never a traceback)."""
-    text = str(exc).strip() or exc.__class__.__name__
-    return text.splitlines()[0]

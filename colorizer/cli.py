@@ -18,7 +18,7 @@ from colorizer.energy import Hint
 from colorizer.imageio import DEFAULT_MAX_PIXELS
 from colorizer.interrupts import Terminated, terminate_as_interrupt
 from colorizer.limits import check_number
-from colorizer.pipeline import SETTING_LIMITS, Colorizer, RenderSettings
+from colorizer.pipeline import SETTING_LIMITS, WORKING_SIZE, Colorizer, RenderSettings
 from colorizer.recipe import REFERENCE_METHODS, ModelRef, Recipe, RecipeError, Reference, ReferencePixels
 from colorizer.recipe_file import load_recipe, save_recipe
 from colorizer.weights import WeightsError
@@ -63,7 +63,7 @@ def add_colorize_command(subparsers: argparse._SubParsersAction) -> None:
     look.add_argument("--region-pooling", type=float, metavar="S",
                       help="0..1: how far unsure pixels follow their region's colour, so one object gets one colour "
                            f"(default {RenderSettings().region_pooling})")
-    look.add_argument("--working-size", type=int, metavar="N", help="longest side the network sees (default 512)")
+    look.add_argument("--working-size", type=int, metavar="N", help=f"longest side the network sees (default {WORKING_SIZE})")
     p.add_argument("--samples", type=int, default=0, metavar="N", help="also write N alternative colourisations <stem>_sK.png")
     p.add_argument("--seed", type=int, default=0, help="random seed for --samples")
     p.add_argument("--skip-existing", action="store_true",
@@ -157,7 +157,7 @@ def prepare_look(args: argparse.Namespace, references: ReferencePixels) -> tuple
     check_settings(recipe, str(args.recipe) if args.recipe is not None else "the options")
     if recipe.reference is not None and args.reference is None and recipe.reference.changed():
         log.warning("warning: the reference %s has changed since the recipe was made", recipe.reference.path)
-    made_with = recipe.model.working_size if recipe.model is not None else 512
+    made_with = recipe.model.working_size if recipe.model is not None else WORKING_SIZE
     return recipe, args.working_size or made_with
 
 

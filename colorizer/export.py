@@ -16,9 +16,10 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from colorizer.imageio import LoadedImage, save_image
+from colorizer.imageio import OUTPUT_FORMATS, LoadedImage, save_image
 
-FORMATS = {"png": "PNG (lossless)", "jpg": "JPEG", "tif": "TIFF", "webp": "WebP"}
+_LABELS = {"png": "PNG (lossless)", "jpg": "JPEG", "tif": "TIFF", "webp": "WebP"}
+FORMATS = {key: _LABELS.get(key, key.upper()) for key in OUTPUT_FORMATS}  # format -> label in menus
 LOSSY = frozenset({"jpg", "webp"})
 TEMPLATE_FIELDS = ("stem", "n", "format")
 DEFAULT_TEMPLATE = "{stem}_colour"

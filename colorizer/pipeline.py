@@ -27,6 +27,7 @@ from colorizer.weights import LoadedWeights, load_weights
 
 log = logging.getLogger(__name__)
 GUIDE_SCALE = 2  # the guided filter's resolution, in multiples of the prediction grid
+WORKING_SIZE = 512  # default longest side the network sees (the bundled model was chosen at this size)
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,7 @@ def make_prediction(log_probs: list[np.ndarray], lightness: np.ndarray, working:
 class Colorizer:
     """Predict once, render many times. Thin shells (CLI, app) all use this class."""
 
-    def __init__(self, weights: LoadedWeights, device: str = "auto", working_size: int = 512) -> None:
+    def __init__(self, weights: LoadedWeights, device: str = "auto", working_size: int = WORKING_SIZE) -> None:
         self.weights = weights
         self.scheme = weights.scheme
         self.device = resolve_device(device)
@@ -323,7 +324,7 @@ class Colorizer:
         self.working_size = int(working_size)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str = "auto", working_size: int = 512) -> "Colorizer":
+    def load(cls, path: str | Path | None = None, device: str = "auto", working_size: int = WORKING_SIZE) -> "Colorizer":
         """Load a weights file (default: the bundled one). Raises WeightsError with a clear message."""
         return cls(load_weights(path), device=device, working_size=working_size)
 

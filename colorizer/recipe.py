@@ -23,8 +23,8 @@ from colorizer.energy import (FittedHint, Hint, SampleDraw, add_biases, blend_hi
                               quantile_transfer, reference_biases, render_sample, scale_biases)
 from colorizer.hint_regions import hint_matte, hint_region
 from colorizer.imageio import ImageReadError, load_rgb
-from colorizer.pipeline import (Colorizer, Prediction, RenderResult, RenderSettings, posterior, render_probs,
-                                working_shape)
+from colorizer.pipeline import (WORKING_SIZE, Colorizer, Prediction, RenderResult, RenderSettings, posterior,
+                                render_probs, working_shape)
 
 REFERENCE_METHODS = ("energy", "quantile")
 REFERENCE_MAX_SIDE = 384  # references are read once and kept this small: their histograms need no more
@@ -111,7 +111,7 @@ class ModelRef:
 
     name: str
     sha256: str = ""
-    working_size: int = 512
+    working_size: int = WORKING_SIZE
 
     @classmethod
     def of(cls, colorizer: Colorizer) -> "ModelRef":

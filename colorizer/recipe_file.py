@@ -34,7 +34,7 @@ import numpy as np
 
 from colorizer.atomic import atomic_write_text
 from colorizer.energy import Hint, parse_hex_colour
-from colorizer.pipeline import RenderSettings
+from colorizer.pipeline import WORKING_SIZE, RenderSettings
 from colorizer.recipe import ModelRef, Recipe, RecipeError, Reference, SampleChoice
 
 FORMAT = "colorizer-recipe"
@@ -198,7 +198,7 @@ def _model(data: dict | None, where: str) -> ModelRef | None:
     if data is None:
         return None
     r = _Reader(data, where)
-    return ModelRef(r.get("name", str, ""), r.get("sha256", str, ""), r.get("working_size", int, 512))
+    return ModelRef(r.get("name", str, ""), r.get("sha256", str, ""), r.get("working_size", int, WORKING_SIZE))
 
 
 def read_recipe_file(path: str | Path) -> RecipeFile:

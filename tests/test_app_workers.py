@@ -17,10 +17,11 @@ pytest.importorskip("pytestqt")
 from colorizer.energy import Hint
 from colorizer.pipeline import preview_prediction
 from colorizer.recipe import Recipe, RenderCache
+from colorizer.messages import one_line
 
 from app.edits import brushed_mask
 from app.gc_guard import ensure_gui_gc, release_gui_gc
-from app.workers import Cancelled, CancelToken, Runner, error_text
+from app.workers import Cancelled, CancelToken, Runner
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +66,7 @@ def test_errors_and_cancel(qtbot):
 
     runner.submit(boom, on_error=errors.append)
     qtbot.waitUntil(lambda: bool(errors), timeout=5000)
-    assert error_text(errors[0]) == "photo.jpg: damaged"
+    assert one_line(errors[0]) == "photo.jpg: damaged"
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):

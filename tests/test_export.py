@@ -52,3 +52,15 @@ def test_export_resizes_and_sets_quality(tmp_path: Path) -> None:
     Image.fromarray(rgb).save(src)
     with pytest.raises(ImageWriteError, match="refusing"):
         export_picture(rgb, src, ExportOptions(), source=load_image(src))
+
+
+def test_every_output_format_is_offered_and_writable(tmp_path) -> None:
+    from colorizer.batch import OUTPUT_FORMATS
+    from colorizer.export import FORMATS
+    from colorizer.imageio import save_image
+
+    assert tuple(FORMATS) == OUTPUT_FORMATS
+    rgb = np.random.default_rng(0).random((8, 8, 3)).astype(np.float32)
+    for fmt in OUTPUT_FORMATS:
+        out = save_image(tmp_path / f"x.{fmt}", rgb)
+        assert out.is_file() and out.stat().st_size > 0

@@ -11,10 +11,10 @@ from typing import Iterable
 
 from colorizer.atomic import reserve_temp_path
 from colorizer.batch.report import FileResult
-from colorizer.imageio import ImageReadError, image_header, is_image_file, special_file_kind
+from colorizer.imageio import OUTPUT_FORMATS as WRITERS, ImageReadError, image_header, is_image_file, special_file_kind
 from colorizer.recipe import Recipe
 
-OUTPUT_FORMATS = ("png", "jpg", "tif", "webp")
+OUTPUT_FORMATS = tuple(WRITERS)  # what a batch can write (``--format``)
 GROUP_PIXEL_BUDGET = 64_000_000
 
 

@@ -13,6 +13,7 @@ from colorizer.batch.report import FileResult
 from colorizer.imageio import (DEFAULT_MAX_PIXELS, ImageReadError, ImageWriteError, LoadedImage, check_memory,
                                image_header, load_image, save_image)
 from colorizer.limits import check_number
+from colorizer.messages import one_line
 from colorizer.pipeline import Colorizer, Prediction, RenderResult
 from colorizer.strips import streamed_render
 from colorizer.recipe import Recipe, RecipeError, ReferencePixels, RenderCache, SampleChoice, render
@@ -79,9 +80,9 @@ def error_text(job: Job, exc: BaseException) -> str:
     """One line that names the file and the reason."""
     if isinstance(exc, MemoryError):
         return f"{job.source}: not enough memory to process this image"
-    text = " ".join(str(exc).split())
+    text = one_line(exc, 1000)
     if not isinstance(exc, (ImageReadError, ImageWriteError, RecipeError)):
-        text = f"failed ({type(exc).__name__}: {text})" if text else f"failed ({type(exc).__name__})"
+        text = f"failed ({type(exc).__name__}: {text})" if text != type(exc).__name__ else f"failed ({text})"
     return text if str(job.source) in text else f"{job.source}: {text}"
 
 

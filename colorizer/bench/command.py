@@ -16,7 +16,7 @@ import torch
 from colorizer.bench.cases import bench_batch, bench_energy, bench_size
 from colorizer.bench.memory import measure_peak_memory, peak_bytes_per_pixel
 from colorizer.bench.timing import load_colorizer
-from colorizer.pipeline import Colorizer
+from colorizer.pipeline import WORKING_SIZE, Colorizer
 
 DEFAULT_SIZES = {"512x512": (512, 512), "1MP": (864, 1152), "12MP": (3000, 4000)}
 TARGETS_CPU = {"512x512_end_to_end_s": 0.3, "12MP_end_to_end_s": 3.0, "12MP_peak_rss_mb": 600.0,
@@ -32,7 +32,7 @@ class BenchConfig:
     weights: str | None = None
     device: str = "auto"
     repeats: int = 5
-    working_size: int = 512
+    working_size: int = WORKING_SIZE
     sizes: dict[str, tuple[int, int]] | None = None
     batch_images: int = 16
     memory_sizes: tuple[tuple[int, int], ...] = ((3000, 4000),)
@@ -163,7 +163,7 @@ def add_bench_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", metavar="FILE", help="weights file (default: the bundled model)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--repeats", type=int, default=5, metavar="N", help="timed runs per case (default 5)")
-    p.add_argument("--working-size", type=int, default=512)
+    p.add_argument("--working-size", type=int, default=WORKING_SIZE)
     p.add_argument("--sizes", metavar="WxH,...", help="image sizes instead of 512x512,1152x864,4000x3000")
     p.add_argument("--batch-images", type=int, default=16, metavar="N", help="photos in the throughput run")
     p.add_argument("--memory-size", default="4000x3000", metavar="WxH,...",

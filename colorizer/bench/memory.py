@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from colorizer.bench.timing import synthetic_photo
+from colorizer.pipeline import WORKING_SIZE
 
 BAND_ROWS = 1024
 
@@ -51,7 +52,7 @@ def _child_peak_mb(cmd: list[str], timeout: float, log: Path) -> tuple[int, floa
     return proc.returncode, usage.ru_maxrss / 1024, lines[-1] if lines else "", time.perf_counter() - start
 
 
-def measure_peak_memory(size: tuple[int, int], device: str, working_size: int = 512,
+def measure_peak_memory(size: tuple[int, int], device: str, working_size: int = WORKING_SIZE,
                         weights: str | None = None, timeout: float = 900) -> dict:
     """``colorizer colorize`` on a synthetic (h, w) gray PNG in a child process; its peak RSS and time."""
     h, w = size

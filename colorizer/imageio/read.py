@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from colorizer.color import gray_to_lightness, rgb_to_hue_chroma
+from colorizer.messages import one_line
 from colorizer.imageio.pixels import PixelStrips, decode_deep_raw, is_deep_colour, orient, unorient
 from colorizer.strips import row_ranges
 
@@ -254,10 +255,6 @@ def _read_lightness(path: Path, max_pixels: int) -> tuple[np.ndarray, np.ndarray
                 sample[inside] = arr[ys[inside] - r0, xs[inside]]
             stored[r0:r1] = gray_to_lightness(arr)
         return lightness, alpha, pixels.depth, meta, sample
-
-
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:

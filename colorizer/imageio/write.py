@@ -15,7 +15,8 @@ from PIL import Image, PngImagePlugin
 
 from colorizer.atomic import atomic_write
 from colorizer.imageio.png16 import png_chunk, write_png16
-from colorizer.imageio.read import LoadedImage, one_line
+from colorizer.imageio.read import LoadedImage
+from colorizer.messages import one_line
 from colorizer.strips import RowSource, row_ranges
 
 SOFTWARE_TAG = "colorizer (machine colourised)"
@@ -27,6 +28,10 @@ _STRUCTURE_TAGS = frozenset({0x00FE, 0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0
 _MAKER_NOTE = 0x927C
 _EXIF_IFD = 0x8769
 _JPEG_EXIF_LIMIT = 65_000
+
+# the formats photos can be written in: name (also the file extension) -> Pillow's format
+OUTPUT_FORMATS = {"png": "PNG", "jpg": "JPEG", "tif": "TIFF", "webp": "WEBP"}
+EXTENSION_ALIASES = {".jpeg": "jpg", ".tiff": "tif"}
 
 
 class ImageWriteError(OSError):
@@ -135,10 +140,11 @@ def save_image(path: str | Path, rgb: np.ndarray | RowSource, alpha: np.ndarray 
     if any(_same_file(path, p) or path.resolve() == Path(p).resolve() for p in guarded):
         raise ImageWriteError(f"{path}: refusing to overwrite an input file")
     ext = path.suffix.lower()
-    formats = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
-    if ext not in formats:
-        raise ImageWriteError(f"{path}: unsupported output format {ext!r} (use .png, .jpg, .tif or .webp)")
-    fmt = formats[ext]
+    key = EXTENSION_ALIASES.get(ext, ext[1:])
+    if key not in OUTPUT_FORMATS:
+        raise ImageWriteError(f"{path}: unsupported output format {ext!r} "
+                              f"(use {', '.join('.' + k for k in OUTPUT_FORMATS)})")
+    fmt = OUTPUT_FORMATS[key]
     icc = _rgb_icc(source.icc_profile) if source is not None else None
 
     def write(tmp: Path) -> None:

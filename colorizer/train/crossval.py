@@ -17,9 +17,9 @@ from typing import Callable, Sequence
 
 import torch
 
-from colorizer.pipeline import RenderSettings
+from colorizer.pipeline import WORKING_SIZE, RenderSettings
 from colorizer.train.calibration import fit_temperatures, hue_reliability
-from colorizer.train.fold_scoring import ScoreBook, ScoringSetup, merge, score_photos, summarise
+from colorizer.train.fold_scoring import SCORED_SIDE, ScoreBook, ScoringSetup, merge, score_photos, summarise
 from colorizer.train.folds import Fold, grouped_folds
 from colorizer.train.storage import atomic_torch_save
 from colorizer.train.config import TrainConfig
@@ -37,8 +37,8 @@ class CVConfig:
     split: str = "train"
     large: int = 15
     pooled: int = 2
-    max_side: int = 512
-    working_size: int = 512
+    max_side: int = SCORED_SIDE
+    working_size: int = WORKING_SIZE
     variants: tuple[str, ...] = ("clean", "old_print")
     settings: tuple[RenderSettings, ...] = (RenderSettings(),)
     folds: tuple[str, ...] = ()

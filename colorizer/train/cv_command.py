@@ -10,6 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from colorizer.train.config import TrainConfig
+from colorizer.train.fold_scoring import SCORED_SIDE
 
 # Recipe fields that describe where a run lived, not how it trained: never taken from a weights file.
 PLACE_FIELDS = {"out", "run_dir", "cache_dir", "data", "manifest", "split", "exclude_sources", "val_data", "val_split",
@@ -32,7 +33,7 @@ def add_cv_arguments(p: argparse.ArgumentParser) -> None:
                    help="sources with at least this many photos are left out alone; smaller ones are pooled")
     g.add_argument("--pooled-folds", type=int, default=2, help="how many folds the small sources are pooled into")
     g.add_argument("--calibrate", action="store_true", help="also fit temperatures on the other folds (nested)")
-    g.add_argument("--max-side", type=int, default=512, help="longest side of the scored photos")
+    g.add_argument("--max-side", type=int, default=SCORED_SIDE, help="longest side of the scored photos")
     g.add_argument("--variants", default="clean,old_print", help="input variants to score")
 
 

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from colorizer.pipeline import WORKING_SIZE
 from colorizer.train.cv_command import add_cv_arguments, run_cv
 
 
@@ -26,7 +27,7 @@ def add_eval_command(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--reference-from-gt", action="store_true",
                    help="use each photo's own colours as the reference palette (energy transfer, strength 1)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--working-size", type=int, default=512)
+    p.add_argument("--working-size", type=int, default=WORKING_SIZE)
     p.add_argument("--limit", type=int, default=None, help="only the first N images")
     p.add_argument("--old-print", action="store_true",
                    help="give the colouriser seeded old-print versions of the grays (blur, faded contrast, grain, "

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from colorizer.pipeline import WORKING_SIZE
 from colorizer.train.config import TrainConfig
 from colorizer.train.finetune_data import (Screening, collect_photos, holdout_count, photos_digest, screen_photos,
                                            split_holdout)
@@ -70,7 +71,7 @@ class FinetuneConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
-    working_size: int = 512  # of the held-out comparison (as ``colorizer eval``)
+    working_size: int = WORKING_SIZE  # of the held-out comparison (as ``colorizer eval``)
     cache_dir: str | None = None  # backbone features (None: a temporary folder, removed afterwards)
     overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields applied last (experts, tests)
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from colorizer.model import HypercolumnColorizer
-from colorizer.pipeline import Prediction, RenderSettings, make_prediction, working_image
+from colorizer.pipeline import WORKING_SIZE, Prediction, RenderSettings, make_prediction, working_image
 from colorizer.recipe import Recipe, render
 from colorizer.train.eval_inputs import VARIANTS, PhotoInput, photo_input
 from colorizer.train.head_training import stable_key
@@ -27,6 +27,7 @@ from colorizer.train.storage import atomic_torch_save
 from colorizer.weights import LoadedWeights, tensors_digest
 
 WORSE_DB = 3.0
+SCORED_SIDE = 512  # longest side of the photos cross-validation scores
 CALIBRATION_PIXELS = 400
 
 
@@ -36,8 +37,8 @@ class ScoringSetup:
     working size, where dense features are cached, and the input variants."""
 
     cache_dir: Path
-    max_side: int = 512
-    working_size: int = 512
+    max_side: int = SCORED_SIDE
+    working_size: int = WORKING_SIZE
     variants: tuple[str, ...] = VARIANTS
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import re
 from pathlib import Path
 from typing import Callable
 
 import torch
 
 from colorizer.atomic import atomic_write, clean_stale_temp_files, reserve_temp_path
+from colorizer.messages import one_line
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -26,13 +26,6 @@ CHECKPOINT_NAME = "checkpoint.pt"
 def atomic_torch_save(obj: object, path: Path) -> None:
     """torch.save to a temporary file, then rename: a killed run never leaves a half-written file."""
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
-
-
-def first_line(exc: BaseException, limit: int = 1000) -> str:
-    """The first non-empty line of an exception's message, without terminal escapes (torch's messages run
-    over many lines)."""
-    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:limit]
 
 
 def _writable_folder(folder: Path, what: str) -> None:
@@ -43,7 +36,7 @@ def _writable_folder(folder: Path, what: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         reserve_temp_path(folder / "probe").unlink()
     except OSError as exc:
-        raise ValueError(f"{what} {folder} cannot be used ({exc.strerror or first_line(exc)})") from None
+        raise ValueError(f"{what} {folder} cannot be used ({exc.strerror or one_line(exc)})") from None
     clean_stale_temp_files(folder)
 
 
@@ -56,7 +49,7 @@ def check_checkpoint(path: Path) -> None:
         raise ValueError(f"{path}: not a usable checkpoint (it holds Python objects besides tensors, refused for "
                          "safety); move it away or train without --resume") from None
     except Exception as exc:  # noqa: BLE001 - RuntimeError, EOFError...: all the same to the user
-        raise ValueError(f"{path}: not a usable checkpoint ({first_line(exc, 200)}); move it away or train "
+        raise ValueError(f"{path}: not a usable checkpoint ({one_line(exc, 200)}); move it away or train "
                          "without --resume") from None
     missing = {"model", "optimizer", "scheduler", "scaler", "step", "elapsed"} - set(ck if isinstance(ck, dict) else ())
     if missing:
@@ -86,7 +79,7 @@ def save_final_weights(out: str | Path, run_dir: str | Path, save: Callable[[Pat
     try:
         return save(out), None
     except OSError as exc:
-        reason = exc.strerror or first_line(exc)
+        reason = exc.strerror or one_line(exc)
         fallback = Path(run_dir) / out.name
         if fallback.absolute() == out.absolute():
             fallback = fallback.with_name(f"{out.stem}-saved{out.suffix}")
@@ -94,6 +87,6 @@ def save_final_weights(out: str | Path, run_dir: str | Path, save: Callable[[Pat
             written = save(fallback)
         except OSError as again:
             raise OSError(f"could not save the weights to {out} ({reason}) nor to {fallback} "
-                          f"({again.strerror or first_line(again)}); the run's checkpoint is kept: free some "
+                          f"({again.strerror or one_line(again)}); the run's checkpoint is kept: free some "
                           "space and run the same command with --resume to save them") from None
         return written, f"could not write {out} ({reason}); the weights were saved to {written} instead"

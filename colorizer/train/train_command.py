@@ -13,7 +13,7 @@ from dataclasses import fields
 
 from colorizer.train.augment import BACKGROUNDS
 from colorizer.train.config import HEAD_SCOPES, TrainConfig
-from colorizer.train.storage import first_line
+from colorizer.messages import one_line
 
 log = logging.getLogger("colorizer")
 
@@ -147,7 +147,7 @@ def run_train(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - data, weights, files, CUDA...: one line each, never a traceback
         log.debug("training failed", exc_info=True)
         known = isinstance(exc, (ValueError, RuntimeError, OSError))  # DataError, WeightsError are RuntimeErrors
-        text = first_line(exc) if known else f"failed ({type(exc).__name__}: {first_line(exc)})"
+        text = one_line(exc) if known else f"failed ({type(exc).__name__}: {one_line(exc)})"
         print(f"colorizer train: {text}", file=sys.stderr)
         return 1
     if result.weights is not None:
