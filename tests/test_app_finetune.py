@@ -100,7 +100,7 @@ def test_teach_from_a_folder_then_compare_with_the_bundled_model(qtbot, win, pho
     phases = [p.phase for p in seen]
     assert {"checking photos", "caching features", "training", "comparing"} <= set(phases)
     assert any(p.phase == "training" and p.eta_seconds is not None for p in seen)
-    assert any(t.startswith("Step 4 of 6: training — ") and "left in this step" in t for t in shown)
+    assert any(t.startswith("Step 4 of 5: training — ") and "left in this step" in t for t in shown)
     assert dlg.phase.text().startswith("Finished in ") and dlg.progress.value() == dlg.progress.maximum()
 
     stored = tmp_path / "models" / "Grandma's garden.safetensors"
@@ -194,7 +194,7 @@ def test_finish_now_keeps_the_best_so_far(qtbot, win, photos, tmp_path):
 
 
 def test_a_model_that_is_not_better_is_not_stored(qtbot, win, photos, tmp_path):
-    dlg = teach(qtbot, win, photos, FinetuneConfig(**{**FAST, "lr": 0.0, "fit_temperatures": False}))
+    dlg = teach(qtbot, win, photos, FinetuneConfig(**{**FAST, "lr": 0.0}))
     dlg.run()
     qtbot.waitUntil(lambda: not dlg.running, timeout=TIMEOUT * 2)
     assert dlg.created is None and "Not stored" in dlg.status.text()

@@ -18,8 +18,6 @@ from colorizer.bins import BinScheme
 from colorizer.cli import main
 from colorizer.model import ModelConfig, build_model
 from colorizer.provenance import describe_provenance, format_provenance
-from colorizer.train.finetune_temperature import (CHROMA_TEMPERATURES, HUE_TEMPERATURES, fit_temperatures_on_photos,
-                                                   with_temperatures)
 from colorizer.train.finetune import (PHASES, FinetuneCancelled, FinetuneConfig, FinetuneControl, FinetuneError,
                                       check_photos, finetune)
 from colorizer.train.data import file_key
@@ -150,29 +148,9 @@ def test_finetune_learns_the_colours_and_records_its_provenance(tuned, start_wei
 def test_a_model_no_better_than_its_start_is_not_written(tmp_path: Path, start_weights: Path) -> None:
     write_photos(tmp_path / "mine", 6)
     out = tmp_path / "mine.safetensors"
-    config = FinetuneConfig(**{**FAST, "lr": 0.0, "fit_temperatures": False})
-    result = finetune([tmp_path / "mine"], out, init=start_weights, config=config)
+    result = finetune([tmp_path / "mine"], out, init=start_weights, config=FinetuneConfig(**{**FAST, "lr": 0.0}))
     assert result.written is None and not out.exists()
     assert result.new == result.start and "not better than start.safetensors" in result.refused
-
-
-def test_temperatures_fitted_on_the_photos_are_kept_in_the_model(tmp_path: Path, start_weights: Path) -> None:
-    """With the head frozen (lr 0), only the fitted temperatures can change the colours; they are chosen on
-    the user's training photos, compose with the start model's, and reach the written weights (these tiny
-    photos are all warm, so a sharper or softer chroma beats the start model's)."""
-    write_photos(tmp_path / "mine", 6)
-    start = load_weights(start_weights)
-    paths = sorted((tmp_path / "mine").iterdir())
-    factors = fit_temperatures_on_photos(start, paths, "cpu", 64)
-    assert factors is not None and factors[0] in HUE_TEMPERATURES and factors[1] in CHROMA_TEMPERATURES
-    assert fit_temperatures_on_photos(start, paths, "cpu", 64, report=lambda done, total: False) is None
-    composed = with_temperatures(load_weights(start_weights), (0.5, 2.0))
-    assert with_temperatures(composed, (2.0, 0.5)).model.config.temperatures == (1.0, 1.0)
-    out = tmp_path / "mine.safetensors"
-    result = finetune([tmp_path / "mine"], out, init=start_weights, config=FinetuneConfig(**{**FAST, "lr": 0.0}))
-    assert result.written == out and result.psnr_gain > 0  # the fit alone beat the start on the held-out photos
-    recorded = tuple(result.model.training["finetune"]["temperature_factors"])
-    assert recorded != (1.0, 1.0) and load_weights(out).model.config.temperatures == recorded
 
 
 def test_a_fine_tune_that_is_worse_on_the_held_out_photos_is_refused(tmp_path: Path, start_weights: Path) -> None:
@@ -267,8 +245,7 @@ def test_command_line_exit_codes_and_outputs(tmp_path: Path, start_weights: Path
     assert "fine-tuned" in captured.err and "start.safetensors" in captured.err and "PSNR" in captured.err
 
     refused = tmp_path / "refused.safetensors"
-    assert main(["finetune", str(tmp_path / "mine"), "-o", str(refused), "-q", "--no-fit-temperatures"]
-                + common[:-1] + ["0"]) == 3
+    assert main(["finetune", str(tmp_path / "mine"), "-o", str(refused), "-q"] + common[:-1] + ["0"]) == 3
     captured = capsys.readouterr()
     assert json.loads(captured.out)["written"] is None and not refused.exists()
     assert captured.err.strip().startswith("colorizer finetune: not written") and len(captured.err.splitlines()) == 1

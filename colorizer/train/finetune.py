@@ -8,7 +8,6 @@ ETA per phase, cancel or finish early through a :class:`FinetuneControl`):
 2. train the head only, on cached backbone features with the augmentations recorded in the start
    model's recipe, pulled towards the start weights (L2-SP, no weight decay), keeping the step with
    the lowest loss on the held-out photos (early stopping); Ctrl+C or "finish now" keeps the best so far;
-   then fit the hue and chroma temperatures on the training photos (:mod:`colorizer.train.finetune_temperature`);
 3. compare the start and the new model on the held-out photos (PSNR, ab RMSE), and write the new
    weights (atomically, provenance in the header) only when they are better there.
 
@@ -28,13 +27,12 @@ from typing import Any, Callable, Sequence
 
 from colorizer.pipeline import WORKING_SIZE
 from colorizer.train.config import TrainConfig
-from colorizer.train.finetune_temperature import fit_temperatures_on_photos, with_temperatures
 from colorizer.train.finetune_data import (Screening, collect_photos, holdout_count, photos_digest, screen_photos,
                                            split_holdout)
 from colorizer.weights import LoadedWeights, default_weights_path, load_weights, read_metadata, save_weights
 
 # The phases a fine-tune goes through, in order (``FinetuneProgress.phase``).
-PHASES = ("checking photos", "reading photos", "caching features", "training", "fitting colours", "comparing")
+PHASES = ("checking photos", "reading photos", "caching features", "training", "comparing")
 # Recipe fields taken from the start model's training record: what its training photos looked like.
 INHERITED = ("window", "positions", "min_size", "max_size", "rotate", "background", "old_print", "lambda_hue",
              "dropout", "gray_threshold")
@@ -64,7 +62,6 @@ class FinetuneConfig:
     augs_per_image: int = 16  # augmented crops cached per photo
     pixel_batch: int = 4096  # pixels per step
     head_scope: str = "all"  # which head parts learn (``TrainConfig.head_scope``)
-    fit_temperatures: bool = True  # fit hue and chroma temperatures on the photos after training
     check_every: int = 25  # steps between held-out checks (also at each pass over the photos)
     holdout_share: float = 0.1
     min_holdout: int = 2
@@ -308,14 +305,6 @@ def finetune(photos: Sequence[str | Path], out: str | Path, init: str | Path | N
             raise FinetuneCancelled("fine-tuning stopped before training began; nothing was written") from None
         report.check_cancelled()
         new = load_weights(trained.weights)
-    train_paths = [screening.usable[i] for i in train_idx]
-    factors = None
-    if config.fit_temperatures:
-        factors = fit_temperatures_on_photos(new, train_paths, config.device, config.working_size,
-                                             report=lambda done, total: report("fitting colours", done, total))
-        if factors is not None:
-            new = with_temperatures(new, factors)
-    report.check_cancelled()
     start = load_weights(init_path)
     held_paths = [screening.usable[i] for i in held_idx]
     start_fig, new_fig, gray_fig = held_out_figures(start, new, held_paths, config, report)
@@ -336,7 +325,6 @@ def finetune(photos: Sequence[str | Path], out: str | Path, init: str | Path | N
     if result.refused is None:
         record = public_record(new.training, init_path)
         record["finetune"] = finetune_record(result, screening, meta, config)
-        record["finetune"]["temperature_factors"] = None if factors is None else list(factors)
         result.written = save_weights(out, new.model, new.scheme, record)
         new.training, new.path = record, result.written
     return result

@@ -48,8 +48,6 @@ def add_finetune_command(subparsers: argparse._SubParsersAction) -> argparse.Arg
                    help=f"augmented crops per photo (default: {DEFAULTS.augs_per_image})")
     a.add_argument("--min-gain", type=float, default=DEFAULTS.min_gain_db, metavar="DB",
                    help=f"write only if held-out PSNR improves by more than this (default: {DEFAULTS.min_gain_db})")
-    a.add_argument("--no-fit-temperatures", dest="fit_temperatures", action="store_false",
-                   help="keep the start model's colour temperatures instead of fitting them to the photos")
     a.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default: {DEFAULTS.seed})")
     p.set_defaults(func=run_finetune)
     return p
@@ -105,7 +103,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     try:
         config = FinetuneConfig(steps=args.steps, lr=args.lr, l2sp=args.l2sp, augs_per_image=args.augs_per_image,
                                 min_gain_db=args.min_gain, seed=args.seed, device=args.device, threads=args.threads,
-                                cache_dir=args.cache_dir, fit_temperatures=args.fit_temperatures)
+                                cache_dir=args.cache_dir)
         result = finetune(args.photos, args.out, init=args.init, config=config, progress=bars)
     except (FinetuneError, DataError, WeightsError, ValueError, OSError) as exc:
         bars.close()
