@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialogButtonBox, QFileDial
 
 from colorizer.batch import BatchReport, ColorizeOptions, FileResult, collect_jobs, run_batch
 from colorizer.export import FORMATS
+from colorizer.messages import one_line
 from colorizer.pipeline import Colorizer
 from colorizer.recipe import Recipe
 from colorizer.sidecars import SidecarStore
-from colorizer.messages import one_line
 
 from app.cancellable_dialog import CancellableDialog
 from app.workers import Runner

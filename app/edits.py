@@ -16,9 +16,9 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from colorizer.energy import Hint
+from colorizer.messages import one_line
 from colorizer.pipeline import RenderSettings, working_shape
 from colorizer.recipe import Recipe, Reference, SampleChoice
-from colorizer.messages import one_line
 
 from app import jobs
 from app.document import Document, StateCommand

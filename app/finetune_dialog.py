@@ -14,10 +14,10 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import (QComboBox, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
+from colorizer.messages import one_line
 from colorizer.train.finetune import (PHASES, FinetuneCancelled, FinetuneConfig, FinetuneControl, FinetuneProgress,
                                       FinetuneResult, check_photos, finetune)
 from colorizer.train.finetune_data import SKIP_REASONS, Screening, holdout_count
-from colorizer.messages import one_line
 
 from app.cancellable_dialog import CancellableDialog
 from app.user_models import ModelLibrary

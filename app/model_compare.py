@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from colorizer.imageio import LoadedImage
+from colorizer.messages import one_line
 from colorizer.pipeline import Colorizer, Prediction
 from colorizer.recipe import Recipe, RenderCache
-from colorizer.messages import one_line
 
 from app import jobs
 from app.document import Document

@@ -15,10 +15,10 @@ from typing import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from colorizer.imageio import ImageReadError, is_image_file
+from colorizer.messages import one_line
 from colorizer.pipeline import Colorizer
 from colorizer.recipe import ModelRef, Recipe, ReferencePixels, RenderCache
 from colorizer.sidecars import SidecarStore
-from colorizer.messages import one_line
 
 from app import jobs
 from app.document import Document

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from colorizer.export import ExportOptions
-from colorizer.recipe import Recipe
 from colorizer.messages import one_line
+from colorizer.recipe import Recipe
 
 from app import jobs
 from app.document import Document

@@ -170,8 +170,7 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(args.threads)
     config = FinetuneConfig(steps=args.steps, lr=args.lr, l2sp=args.l2sp, augs_per_image=args.augs_per_image,
                             pixel_batch=args.pixel_batch, check_every=args.check_every, head_scope=args.head_scope,
-                            device="cpu",
-                            threads=args.threads, cache_dir=str(args.cache_dir / "features"),
+                            device="cpu", threads=args.threads, cache_dir=str(args.cache_dir / "features"),
                             working_size=args.working_size)
     by_source, val = corpus_photos(args.corpus)
     rows = []

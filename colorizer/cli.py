@@ -63,7 +63,8 @@ def add_colorize_command(subparsers: argparse._SubParsersAction) -> None:
     look.add_argument("--region-pooling", type=float, metavar="S",
                       help="0..1: how far unsure pixels follow their region's colour, so one object gets one colour "
                            f"(default {RenderSettings().region_pooling})")
-    look.add_argument("--working-size", type=int, metavar="N", help=f"longest side the network sees (default {WORKING_SIZE})")
+    look.add_argument("--working-size", type=int, metavar="N",
+                      help=f"longest side the network sees (default {WORKING_SIZE})")
     p.add_argument("--samples", type=int, default=0, metavar="N", help="also write N alternative colourisations <stem>_sK.png")
     p.add_argument("--seed", type=int, default=0, help="random seed for --samples")
     p.add_argument("--skip-existing", action="store_true",

@@ -324,7 +324,8 @@ class Colorizer:
         self.working_size = int(working_size)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str = "auto", working_size: int = WORKING_SIZE) -> "Colorizer":
+    def load(cls, path: str | Path | None = None, device: str = "auto",
+             working_size: int = WORKING_SIZE) -> "Colorizer":
         """Load a weights file (default: the bundled one). Raises WeightsError with a clear message."""
         return cls(load_weights(path), device=device, working_size=working_size)
 

@@ -15,9 +15,9 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from colorizer.energy import Hint
+from colorizer.messages import one_line
 from colorizer.pipeline import preview_prediction
 from colorizer.recipe import Recipe, RenderCache
-from colorizer.messages import one_line
 
 from app.edits import brushed_mask
 from app.gc_guard import ensure_gui_gc, release_gui_gc

@@ -82,7 +82,7 @@ def error_text(job: Job, exc: BaseException) -> str:
         return f"{job.source}: not enough memory to process this image"
     text = one_line(exc, 1000)
     if not isinstance(exc, (ImageReadError, ImageWriteError, RecipeError)):
-        text = f"failed ({type(exc).__name__}: {text})" if text != type(exc).__name__ else f"failed ({text})"
+        text = f"failed ({type(exc).__name__}: {text})" if str(exc).strip() else f"failed ({type(exc).__name__})"
     return text if str(job.source) in text else f"{job.source}: {text}"
 
 

@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from colorizer.color import gray_to_lightness, rgb_to_hue_chroma
-from colorizer.messages import one_line
 from colorizer.imageio.pixels import PixelStrips, decode_deep_raw, is_deep_colour, orient, unorient
+from colorizer.messages import one_line
 from colorizer.strips import row_ranges
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"})

@@ -11,9 +11,9 @@ import math
 import sys
 from dataclasses import fields
 
+from colorizer.messages import one_line
 from colorizer.train.augment import BACKGROUNDS
 from colorizer.train.config import HEAD_SCOPES, TrainConfig
-from colorizer.messages import one_line
 
 log = logging.getLogger("colorizer")
 
