@@ -6,6 +6,7 @@ asking: an existing target gets "Replace", "Keep both" (a numbered name) or "Can
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -73,6 +74,7 @@ class SaveDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.target: Path | None = None
+        self.replace = False  # the user chose to replace an existing file (else none is ever replaced)
 
     def options(self) -> ExportOptions:
         return self.options_widget.options()
@@ -94,6 +96,7 @@ class SaveDialog(QDialog):
             self.problem.setText("Choose a file name.")
             return
         target = Path(text).with_suffix(self.options().suffix)
+        self.replace = False
         if target.exists():
             answer = self.ask(f"{target.name} already exists in {target.parent}.\n\n"
                               "Replace it, or keep both (the new file gets a number)?")
@@ -101,6 +104,7 @@ class SaveDialog(QDialog):
                 return
             if answer == "keep":
                 target = unique_path(target)
+            self.replace = answer == "replace"
         self.target = target
         super().accept()
 
@@ -195,7 +199,9 @@ class ExportDialog(CancellableDialog):
                           "Replace them, or keep both (the new files get a number)?")
         if answer == "cancel":
             return None
-        return planned if answer == "replace" else plan_exports([i.path for i in items], folder, options, keep_both=True)
+        if answer == "replace":
+            return [dataclasses.replace(p, replace=p.exists) for p in planned]
+        return plan_exports([i.path for i in items], folder, options, keep_both=True)
 
     def start_export(self) -> None:
         folder = self.folder.text().strip()
@@ -226,8 +232,7 @@ class ExportDialog(CancellableDialog):
         self.start.setEnabled(False)
         self.cancel_button.setText("Cancel")
         self.status.setText(f"Exporting {len(items)} photos…")
-        targets = [p.target for p in planned]
-        self.runner.submit(jobs.export_job, colorizer, items, targets, options, self._cancel.is_set,
+        self.runner.submit(jobs.export_job, colorizer, items, planned, options, self._cancel.is_set,
                            lambda d, t, name: self._progress.step.emit(d, t, name),
                            on_done=self._on_done, on_error=self._on_error, label="Exporting")
 

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QImageReader
 
 from colorizer.energy import Hint, image_hue_histogram, reference_histograms
-from colorizer.export import ExportOptions, export_picture
+from colorizer.export import ExportOptions, PlannedExport, export_picture
 from colorizer.hint_regions import hint_region
 from colorizer.imageio import LoadedImage, load_image
 from colorizer.pipeline import Colorizer, Prediction, RenderResult, preview_prediction
@@ -168,12 +168,12 @@ def samples_job(prediction: Prediction, state: Recipe, n: int, seed: int, cache:
 
 
 def save_job(prediction: Prediction, loaded: LoadedImage, state: Recipe, cache: RenderCache,
-             rgb8: np.ndarray | None, path: Path, options: ExportOptions) -> Path:
+             rgb8: np.ndarray | None, path: Path, options: ExportOptions, replace: bool = True) -> Path:
     """Save the full-resolution picture (re-rendered unless ``rgb8`` already is it) as ``options`` say,
-    metadata kept."""
+    metadata kept; with ``replace=False`` a taken name gets the next free number. Returns the path."""
     if rgb8 is None:
         rgb8 = render(prediction, state, cache=cache).rgb8()
-    return export_picture(rgb8, path, options, source=loaded)
+    return export_picture(rgb8, path, options, source=loaded, replace=replace)
 
 
 @dataclass(frozen=True)
@@ -191,14 +191,16 @@ class ExportItem:
     sidecars: SidecarStore | None = None
 
 
-def export_job(colorizer: Colorizer, items: list[ExportItem], targets: list[Path], options: ExportOptions,
+def export_job(colorizer: Colorizer, items: list[ExportItem], planned: list[PlannedExport], options: ExportOptions,
                cancelled: Callable[[], bool], progress: Callable[[int, int, str], None]
                ) -> tuple[list[Path], list[str], bool]:
-    """Write each photo with its own recipe (a photo not opened on screen yet: its sidecar's, if any).
-    Returns (written paths, one error line per failed photo, cancelled)."""
+    """Write each photo with its own recipe (a photo not opened on screen yet: its sidecar's, if any) to
+    its planned target; only a target the user chose to replace is replaced, any other taken name (even
+    one that appeared since the plan) gets the next free number. Returns (written paths, one error
+    line per failed photo, cancelled)."""
     written: list[Path] = []
     errors: list[str] = []
-    for i, (item, target) in enumerate(zip(items, targets)):
+    for i, (item, plan) in enumerate(zip(items, planned)):
         if cancelled():
             return written, errors, True
         try:
@@ -209,7 +211,7 @@ def export_job(colorizer: Colorizer, items: list[ExportItem], targets: list[Path
                 state = found.recipe if found is not None else state
             prediction = item.prediction or colorizer.predict(loaded.lightness)
             rgb8 = render(prediction, state, cache=item.cache).rgb8()
-            written.append(export_picture(rgb8, target, options, source=loaded))
+            written.append(export_picture(rgb8, plan.target, options, source=loaded, replace=plan.replace))
         except (OSError, ValueError, MemoryError) as exc:  # ImageReadError/WriteError, RecipeError are ValueErrors
             errors.append(f"{item.path.name}: {exc}")
         progress(i + 1, len(items), item.path.name)

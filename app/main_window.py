@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
         target, options = dlg.target, dlg.options()
         save_export_options(self.store, dataclasses.replace(options, template=load_export_options(self.store).template))
         self.store.set_folder("save", str(target.parent))
-        self.session.save(target, options)
+        self.session.save(target, options, replace=dlg.replace)
 
     def save(self, path: str | Path, options: ExportOptions | None = None) -> None:
         self.session.save(path, options)

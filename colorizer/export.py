@@ -3,7 +3,8 @@
 The app's Save and Export dialogs use these; files are written through
 ``colorizer.imageio.save_image`` (atomic, metadata kept, never over an input). Nothing here
 overwrites an existing file on its own: ``plan_exports`` says which planned names are taken, and the
-caller asks, or takes ``unique_path`` names.
+caller asks, or takes ``unique_path`` names; ``export_picture(..., replace=False)`` checks again at
+the rename, so a file that appears meanwhile is kept too (the picture takes the next free number).
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
-from colorizer.imageio import OUTPUT_FORMATS, LoadedImage, save_image
+from colorizer.imageio import OUTPUT_FORMATS, LoadedImage, OutputExistsError, save_image
 
 _LABELS = {"png": "PNG (lossless)", "jpg": "JPEG", "tif": "TIFF", "webp": "WebP"}
 FORMATS = {key: _LABELS.get(key, key.upper()) for key in OUTPUT_FORMATS}  # format -> label in menus
@@ -80,24 +81,31 @@ def output_name(options: ExportOptions, source: str | Path, number: int = 1) -> 
     return (name or Path(source).stem) + options.suffix
 
 
+def numbered_names(path: Path) -> Iterator[Path]:
+    """``path``, then ``stem (2).ext``, ``stem (3).ext``... without end."""
+    yield path
+    i = 2
+    while True:
+        yield path.with_name(f"{path.stem} ({i}){path.suffix}")
+        i += 1
+
+
 def unique_path(path: Path, taken: Iterable[Path] = ()) -> Path:
     """``path``, or ``stem (2).ext``, ``stem (3).ext``... : the first that exists neither on disk nor in
     ``taken``."""
     taken = {Path(p) for p in taken}
-    candidate, i = path, 2
-    while candidate.exists() or candidate in taken:
-        candidate = path.with_name(f"{path.stem} ({i}){path.suffix}")
-        i += 1
-    return candidate
+    return next(c for c in numbered_names(path) if not (c.exists() or c in taken))
 
 
 @dataclass(frozen=True)
 class PlannedExport:
-    """Where one picture will go; ``exists``: a file is already there (the caller decides)."""
+    """Where one picture will go; ``exists``: a file is already there (the caller decides);
+    ``replace``: the user chose to replace it (else nothing is ever replaced)."""
 
     source: Path
     target: Path
     exists: bool
+    replace: bool = False
 
 
 def plan_exports(sources: list[Path], folder: str | Path, options: ExportOptions,
@@ -129,8 +137,17 @@ def fit_long_edge(rgb: np.ndarray, long_edge: int | None, alpha: np.ndarray | No
 
 
 def export_picture(rgb8: np.ndarray, target: str | Path, options: ExportOptions,
-                   source: LoadedImage | None = None) -> Path:
+                   source: LoadedImage | None = None, replace: bool = True) -> Path:
     """Write one picture as ``options`` say (resized, format, quality), atomically; the photo's alpha and
-    metadata come from ``source``. Raises ImageWriteError (e.g. over an input file)."""
+    metadata come from ``source``. With ``replace=False`` no existing file is replaced, checked at the
+    rename: a taken name moves the picture to the next free ``stem (n).ext``. Returns the path written.
+    Raises ImageWriteError (e.g. over an input file)."""
     rgb, alpha = fit_long_edge(rgb8, options.long_edge, None if source is None else source.alpha)
-    return save_image(Path(target), rgb, alpha, source=source, quality=int(options.quality))
+    if replace:
+        return save_image(Path(target), rgb, alpha, source=source, quality=int(options.quality))
+    for candidate in numbered_names(Path(target)):
+        try:
+            return save_image(candidate, rgb, alpha, source=source, quality=int(options.quality), replace=False)
+        except OutputExistsError:
+            continue
+    raise AssertionError("unreachable: numbered_names never ends")

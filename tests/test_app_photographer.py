@@ -16,8 +16,10 @@ from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 
+from colorizer.export import ExportOptions, PlannedExport
 from colorizer.recipe import Recipe
 
+from app import jobs
 from app.main_window import MainWindow
 from app.settings_store import SettingsStore
 from app_fixtures import (TIMEOUT, _colour, _gray, _gui_thread_gc, factory, open_ready, settle, store,  # noqa: F401
@@ -277,6 +279,34 @@ def test_save_has_options_and_asks_before_replacing(qtbot, window, tmp_path):
     settle(qtbot, window)
     with Image.open(target) as im:
         assert im.size == (100, 50) and im.format == "JPEG"
+    late = tmp_path / "late.jpg"                                   # chosen while free, taken before the write:
+    dlg = window.save_dialog()
+    dlg.path.setText(str(late))
+    dlg.ask = lambda q: "replace"
+    dlg.accepted.disconnect()
+    dlg.accept()
+    assert dlg.target == late and not dlg.replace
+    late.write_bytes(b"appeared meanwhile")
+    window._save_chosen(dlg)
+    qtbot.waitUntil(lambda: (tmp_path / "late (2).jpg").is_file(), timeout=TIMEOUT)
+    settle(qtbot, window)
+    assert late.read_bytes() == b"appeared meanwhile"               # kept: checked again at the rename
+
+
+def test_export_replaces_only_what_the_user_chose_to_replace(qtbot, window, tmp_path):
+    a = _gray(tmp_path / "a.png", seed=3)
+    open_ready(qtbot, window, a)
+    items = window.session.export_items(every=False) * 2
+    out = tmp_path / "out"
+    out.mkdir()
+    late, chosen = out / "late.png", out / "chosen.png"
+    late.write_bytes(b"appeared after the plan")
+    chosen.write_bytes(b"replace me")
+    planned = [PlannedExport(a, late, exists=False), PlannedExport(a, chosen, exists=True, replace=True)]
+    written, errors, cancelled = jobs.export_job(window.session.colorizer, items, planned, ExportOptions(),
+                                                 lambda: False, lambda *args: None)
+    assert not errors and not cancelled and written == [out / "late (2).png", chosen]
+    assert late.read_bytes() == b"appeared after the plan" and chosen.read_bytes() != b"replace me"
 
 
 # ----- 7. the small ones -----------------------------------------------------------------------

@@ -39,6 +39,7 @@ def test_the_issues_example_keeps_the_existing_photo(tiny_weights: Path, tmp_pat
     assert sha(d / "cam.png") == before  # not replaced
     assert Image.open(d / "cam-1.png").size == (20, 16)  # the result, under a free name
     assert f"{d / 'cam.png'} exists" in err and "cam-1.png" in err
+    assert "1 of 1 photos went to numbered names" in err and "--skip-existing resumes" in err
 
 
 def test_existing_outputs_are_replaced_only_with_overwrite(tiny_weights: Path, tmp_path: Path, capsys) -> None:
@@ -69,6 +70,7 @@ def test_a_renamed_set_never_takes_another_photos_name(tiny_colorizer: Colorizer
         report = run_batch(tiny_colorizer, jobs, ColorizeOptions(batch_size=size))
         outputs = {r.source.name: [p.name for p in r.outputs] for r in report.results}
         assert outputs == {"a-1.png": ["a-1.png"], "a.png": ["a-2.png"]}
+        assert {r.source.name: r.renamed_past_existing for r in report.results} == {"a-1.png": False, "a.png": True}
         assert Image.open(out / "a.png").size == (5, 5)
 
 

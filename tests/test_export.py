@@ -38,6 +38,18 @@ def test_plan_never_overwrites_silently(tmp_path: Path) -> None:
     assert unique_path(tmp_path / "a_colour.png") == tmp_path / "a_colour (2).png"
 
 
+def test_export_without_replacing_takes_the_next_free_name(tmp_path: Path) -> None:
+    rgb = np.zeros((20, 30, 3), np.uint8)
+    target = tmp_path / "a_colour.png"
+    target.write_bytes(b"appeared after the plan")
+    (tmp_path / "a_colour (2).png").write_bytes(b"and this one")
+    written = export_picture(rgb, target, ExportOptions(), replace=False)
+    assert written == tmp_path / "a_colour (3).png" and load_image(written).size == (30, 20)
+    assert target.read_bytes() == b"appeared after the plan"
+    assert export_picture(rgb, target, ExportOptions()) == target      # the user chose to replace it
+    assert load_image(target).size == (30, 20)
+
+
 def test_export_resizes_and_sets_quality(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)

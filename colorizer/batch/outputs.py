@@ -62,14 +62,16 @@ def is_whole_image(path: Path) -> bool:
 @dataclass
 class OutputPlan:
     """Where one photo's outputs go: ``write`` (suffix -> path) to make now, ``kept`` whole outputs of an
-    earlier run (resume), ``replace``: existing files may be replaced (``overwrite``), and a ``note``
-    for the user when the names had to change or a set was completed."""
+    earlier run (resume), ``replace``: existing files may be replaced (``overwrite``), a ``note``
+    for the user when the names had to change or a set was completed, and ``past_existing``: the
+    names changed because files not written by this run were in the way (an earlier run's, say)."""
 
     base: Path
     write: dict[str, Path]
     kept: list[Path] = field(default_factory=list)
     replace: bool = False
     note: str | None = None
+    past_existing: bool = False
 
     @property
     def done(self) -> bool:
@@ -98,7 +100,7 @@ class OutputClaims:
         """The outputs of the photo ``source`` whose planned main output is ``output``; raises
         FileExistsError when no free name is left."""
         with self._lock:
-            reason = ""
+            reason, past_existing = "", False
             for n in range(MAX_RENAMES):
                 base = output if n == 0 else output.with_name(f"{output.stem}-{n}{output.suffix}")
                 paths = {s: variant_path(base, s) for s in self._suffixes}
@@ -120,9 +122,11 @@ class OutputClaims:
                             note=self._completed(existing, paths)))
                     reason = reason or (f"{damaged[0]} exists but is not a whole image" if damaged
                                         else f"{next(iter(existing.values()))} exists (not written by this run)")
+                    past_existing = True
                     continue
                 note = f"{reason}; wrote {base.name} instead (nothing was replaced)" if n else None
-                return self._claim(keys, source, OutputPlan(base, paths, replace=overwrite, note=note))
+                return self._claim(keys, source, OutputPlan(base, paths, replace=overwrite, note=note,
+                                                            past_existing=past_existing))
         raise FileExistsError(f"{output}: no free output name (tried {MAX_RENAMES} renames)")
 
     @staticmethod

@@ -10,7 +10,8 @@ from pathlib import Path
 @dataclass
 class FileResult:
     """The outcome of one input: outputs written (or kept, when skipped), or the one-line error naming
-    the file; ``warnings``: what the user must be told although it worked (e.g. outputs renamed)."""
+    the file; ``warnings``: what the user must be told although it worked (e.g. outputs renamed);
+    ``renamed_past_existing``: its outputs took numbered names because earlier files were in the way."""
 
     source: Path
     outputs: list[Path] = field(default_factory=list)
@@ -20,6 +21,7 @@ class FileResult:
     notes: list[str] = field(default_factory=list)
     size: tuple[int, int] | None = None
     warnings: list[str] = field(default_factory=list)
+    renamed_past_existing: bool = False
 
     @property
     def ok(self) -> bool:
