@@ -128,6 +128,7 @@ class ExportDialog(CancellableDialog):
         self.ask = ask or (lambda q: ask_overwrite(self, q))
         self.written: list[Path] = []
         self.errors_found: list[str] = []
+        self._planned_targets: set[Path] = set()
         self._progress = _Progress()
         self._progress.step.connect(self._on_step)
         self.folder = QLineEdit(folder)
@@ -232,6 +233,7 @@ class ExportDialog(CancellableDialog):
         self.start.setEnabled(False)
         self.cancel_button.setText("Cancel")
         self.status.setText(f"Exporting {len(items)} photos…")
+        self._planned_targets = {p.target for p in planned}
         self.runner.submit(jobs.export_job, colorizer, items, planned, options, self._cancel.is_set,
                            lambda d, t, name: self._progress.step.emit(d, t, name),
                            on_done=self._on_done, on_error=self._on_error, label="Exporting")
@@ -245,7 +247,10 @@ class ExportDialog(CancellableDialog):
         self._running = False
         self.written, self.errors_found = written, errors
         head = "Cancelled" if cancelled else "Done"
-        self.status.setText(f"{head}: {len(written)} written, {len(errors)} failed.")
+        moved = [w.name for w in written if w not in self._planned_targets]
+        note = (f" {len(moved)} took a numbered name because a file appeared meanwhile: {', '.join(moved[:3])}"
+                + (" …" if len(moved) > 3 else "") + ".") if moved else ""
+        self.status.setText(f"{head}: {len(written)} written, {len(errors)} failed.{note}")
         for line in errors:
             self.errors.addItem(line)
         self.errors.setVisible(bool(errors))

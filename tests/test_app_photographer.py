@@ -309,6 +309,27 @@ def test_export_replaces_only_what_the_user_chose_to_replace(qtbot, window, tmp_
     assert late.read_bytes() == b"appeared after the plan" and chosen.read_bytes() != b"replace me"
 
 
+def test_export_keeps_a_file_that_appears_after_the_plan_and_says_so(qtbot, window, tmp_path):
+    open_ready(qtbot, window, _gray(tmp_path / "a.png", seed=4))
+    out = tmp_path / "out"
+    out.mkdir()
+    dlg = window.export_dialog()
+    dlg.folder.setText(str(out))
+    plan = dlg.plan
+
+    def plan_then_race(items, options):                            # another program writes the planned name
+        planned = plan(items, options)
+        for p in planned:
+            p.target.write_bytes(b"appeared meanwhile")
+        return planned
+    dlg.plan = plan_then_race
+    dlg.start_export()
+    qtbot.waitUntil(lambda: not dlg.running, timeout=TIMEOUT)
+    (taken,) = [p for p in out.iterdir() if p.read_bytes() == b"appeared meanwhile"]
+    assert [p.name for p in dlg.written] == [f"{taken.stem} (2){taken.suffix}"]
+    assert "numbered name" in dlg.status.text() and dlg.written[0].name in dlg.status.text()
+
+
 # ----- 7. the small ones -----------------------------------------------------------------------
 def test_zoom_label_sliders_and_filmstrip(qtbot, window, tmp_path):
     a, b = _gray(tmp_path / "a.png", w=400, h=300, seed=1), _gray(tmp_path / "b.png", w=80, h=60, seed=2)
