@@ -168,7 +168,7 @@ def samples_job(prediction: Prediction, state: Recipe, n: int, seed: int, cache:
 
 
 def save_job(prediction: Prediction, loaded: LoadedImage, state: Recipe, cache: RenderCache,
-             rgb8: np.ndarray | None, path: Path, options: ExportOptions, replace: bool = True) -> Path:
+             rgb8: np.ndarray | None, path: Path, options: ExportOptions, replace: bool = False) -> Path:
     """Save the full-resolution picture (re-rendered unless ``rgb8`` already is it) as ``options`` say,
     metadata kept; with ``replace=False`` a taken name gets the next free number. Returns the path."""
     if rgb8 is None:
@@ -200,6 +200,7 @@ def export_job(colorizer: Colorizer, items: list[ExportItem], planned: list[Plan
     line per failed photo, cancelled)."""
     written: list[Path] = []
     errors: list[str] = []
+    planned_targets = {p.target for p in planned}
     for i, (item, plan) in enumerate(zip(items, planned)):
         if cancelled():
             return written, errors, True
@@ -211,7 +212,8 @@ def export_job(colorizer: Colorizer, items: list[ExportItem], planned: list[Plan
                 state = found.recipe if found is not None else state
             prediction = item.prediction or colorizer.predict(loaded.lightness)
             rgb8 = render(prediction, state, cache=item.cache).rgb8()
-            written.append(export_picture(rgb8, plan.target, options, source=loaded, replace=plan.replace))
+            written.append(export_picture(rgb8, plan.target, options, source=loaded, replace=plan.replace,
+                                          avoid=planned_targets - {plan.target}))
         except (OSError, ValueError, MemoryError) as exc:  # ImageReadError/WriteError, RecipeError are ValueErrors
             errors.append(f"{item.path.name}: {exc}")
         progress(i + 1, len(items), item.path.name)

@@ -249,6 +249,8 @@ class MainWindow(QMainWindow):
         self.session.save(target, options, replace=dlg.replace)
 
     def save(self, path: str | Path, options: ExportOptions | None = None) -> None:
+        """Save the active photo's picture to ``path``; an existing file there is kept (the picture then
+        takes the next free number)."""
         self.session.save(path, options)
 
     def export_dialog(self) -> ExportDialog:

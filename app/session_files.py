@@ -63,7 +63,7 @@ class SessionFiles:
             return self.sidecars.save(doc.path, recipe, doc.photo_sha256)
 
     def save(self, path: str | Path, options: ExportOptions | None = None,
-             on_done: Callable[[Path], None] | None = None, replace: bool = True) -> None:
+             on_done: Callable[[Path], None] | None = None, replace: bool = False) -> None:
         """Save the active photo's picture (full resolution unless ``options`` reduce it; background;
         metadata kept). ``options.format`` follows the file's extension here; with ``replace=False`` an
         existing file is kept and the picture takes the next free number."""
@@ -83,8 +83,8 @@ class SessionFiles:
             self.problem.emit("Cannot save", f"The photo could not be saved:\n\n{one_line(exc)}")
 
         options = options or ExportOptions()
-        self.runner.submit(jobs.save_job, doc.prediction, doc.loaded, state, doc.cache, rgb8, Path(path), options, replace,
-                           on_done=done, on_error=failed, label="Saving")
+        self.runner.submit(jobs.save_job, doc.prediction, doc.loaded, state, doc.cache, rgb8, Path(path), options,
+                           replace, on_done=done, on_error=failed, label="Saving")
 
     def export_items(self, every: bool) -> list[jobs.ExportItem]:
         """What an export of the open photos (``every``) or of the active one needs, as seen now."""

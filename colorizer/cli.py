@@ -225,7 +225,7 @@ def run_jobs(colorizer: Colorizer, jobs: list, problems: list[FileResult], optio
     if bar is not None:
         bar.close()
         print(f"colorizer: {report.summary()}", file=sys.stderr)
-    renamed = sum(r.renamed_past_existing for r in report.results)
+    renamed = sum(r.ok and r.renamed_past_existing for r in report.results)
     if renamed and not (args.json or args.skip_existing):
         print(f"colorizer: {renamed} of {len(jobs)} photos went to numbered names because earlier files were in the "
               "way; --skip-existing resumes an earlier run, --overwrite replaces its files", file=sys.stderr)

@@ -3,12 +3,13 @@
 The app's Save and Export dialogs use these; files are written through
 ``colorizer.imageio.save_image`` (atomic, metadata kept, never over an input). Nothing here
 overwrites an existing file on its own: ``plan_exports`` says which planned names are taken, and the
-caller asks, or takes ``unique_path`` names; ``export_picture(..., replace=False)`` checks again at
+caller asks, or takes ``unique_path`` names; ``export_picture`` (unless told to replace) checks again at
 the rename, so a file that appears meanwhile is kept too (the picture takes the next free number).
 """
 
 from __future__ import annotations
 
+import os
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +18,14 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from colorizer.imageio import OUTPUT_FORMATS, LoadedImage, OutputExistsError, save_image
+from colorizer.imageio import OUTPUT_FORMATS, ImageWriteError, LoadedImage, OutputExistsError, save_image
 
 _LABELS = {"png": "PNG (lossless)", "jpg": "JPEG", "tif": "TIFF", "webp": "WebP"}
 FORMATS = {key: _LABELS.get(key, key.upper()) for key in OUTPUT_FORMATS}  # format -> label in menus
 LOSSY = frozenset({"jpg", "webp"})
 TEMPLATE_FIELDS = ("stem", "n", "format")
 DEFAULT_TEMPLATE = "{stem}_colour"
+MAX_NUMBERED = 10_000  # numbered names tried before giving up
 
 
 class ExportError(ValueError):
@@ -137,17 +139,23 @@ def fit_long_edge(rgb: np.ndarray, long_edge: int | None, alpha: np.ndarray | No
 
 
 def export_picture(rgb8: np.ndarray, target: str | Path, options: ExportOptions,
-                   source: LoadedImage | None = None, replace: bool = True) -> Path:
+                   source: LoadedImage | None = None, replace: bool = False, avoid: Iterable[Path] = ()) -> Path:
     """Write one picture as ``options`` say (resized, format, quality), atomically; the photo's alpha and
-    metadata come from ``source``. With ``replace=False`` no existing file is replaced, checked at the
-    rename: a taken name moves the picture to the next free ``stem (n).ext``. Returns the path written.
-    Raises ImageWriteError (e.g. over an input file)."""
+    metadata come from ``source``. Unless ``replace`` (the user chose to replace ``target``) no existing
+    file is replaced, checked again at the rename: a taken name moves the picture to the next free
+    ``stem (n).ext`` that is not in ``avoid`` (names planned for other pictures). Returns the path
+    written. Raises ImageWriteError (e.g. over an input file, or no free name)."""
     rgb, alpha = fit_long_edge(rgb8, options.long_edge, None if source is None else source.alpha)
     if replace:
         return save_image(Path(target), rgb, alpha, source=source, quality=int(options.quality))
-    for candidate in numbered_names(Path(target)):
+    avoid = {Path(p) for p in avoid}
+    for tries, candidate in enumerate(numbered_names(Path(target))):
+        if tries >= MAX_NUMBERED:
+            break
+        if candidate in avoid or os.path.lexists(candidate):
+            continue
         try:
             return save_image(candidate, rgb, alpha, source=source, quality=int(options.quality), replace=False)
-        except OutputExistsError:
+        except OutputExistsError:  # taken since the check above
             continue
-    raise AssertionError("unreachable: numbered_names never ends")
+    raise ImageWriteError(f"{target}: no free name (tried {MAX_NUMBERED} numbers)")

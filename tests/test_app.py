@@ -167,9 +167,13 @@ def test_save_keeps_size(qtbot, window, tmp_path):
         settle(qtbot, window)
         with Image.open(out) as im:
             assert im.size == (120, 90) and im.mode.startswith("RGB")
-    window.save(src)  # never over the input
+    before = src.read_bytes()
+    window.save(src)                                   # an existing file is kept: the picture goes beside it
+    qtbot.waitUntil(lambda: (tmp_path / "a (2).png").exists(), timeout=TIMEOUT)
     settle(qtbot, window)
-    assert any("refusing" in e for e in window.errors)
+    window.session.save(src, replace=True)             # and even when asked to replace, never over the input
+    settle(qtbot, window)
+    assert any("refusing" in e for e in window.errors) and src.read_bytes() == before
 
 
 # ----- samples, reference, hints ---------------------------------------------------------------

@@ -307,6 +307,11 @@ def test_export_replaces_only_what_the_user_chose_to_replace(qtbot, window, tmp_
                                                  lambda: False, lambda *args: None)
     assert not errors and not cancelled and written == [out / "late (2).png", chosen]
     assert late.read_bytes() == b"appeared after the plan" and chosen.read_bytes() != b"replace me"
+    same = [PlannedExport(a, out / "x.png", exists=False), PlannedExport(a, out / "x (2).png", exists=False)]
+    (out / "x.png").write_bytes(b"appeared after the plan")        # two photos of one stem, the first name taken
+    written, errors, _ = jobs.export_job(window.session.colorizer, items, same, ExportOptions(),
+                                         lambda: False, lambda *args: None)
+    assert not errors and written == [out / "x (3).png", out / "x (2).png"]  # never the other picture's name
 
 
 def test_export_keeps_a_file_that_appears_after_the_plan_and_says_so(qtbot, window, tmp_path):

@@ -46,8 +46,19 @@ def test_export_without_replacing_takes_the_next_free_name(tmp_path: Path) -> No
     written = export_picture(rgb, target, ExportOptions(), replace=False)
     assert written == tmp_path / "a_colour (3).png" and load_image(written).size == (30, 20)
     assert target.read_bytes() == b"appeared after the plan"
-    assert export_picture(rgb, target, ExportOptions()) == target      # the user chose to replace it
+    assert export_picture(rgb, target, ExportOptions(), replace=True) == target  # the user chose to replace it
     assert load_image(target).size == (30, 20)
+
+
+def test_export_skips_names_planned_for_other_pictures_and_never_loops(tmp_path: Path) -> None:
+    rgb = np.zeros((20, 30, 3), np.uint8)
+    target = tmp_path / "a_colour.png"
+    target.write_bytes(b"appeared after the plan")
+    written = export_picture(rgb, target, ExportOptions(), avoid=[tmp_path / "a_colour (2).png"])
+    assert written == tmp_path / "a_colour (3).png"
+    (tmp_path / "notadir").write_bytes(b"a file where a folder should be")
+    with pytest.raises(ImageWriteError, match="notadir is a file, not a folder"):
+        export_picture(rgb, tmp_path / "notadir" / "out.png", ExportOptions())
 
 
 def test_export_resizes_and_sets_quality(tmp_path: Path) -> None:
@@ -62,8 +73,9 @@ def test_export_resizes_and_sets_quality(tmp_path: Path) -> None:
     assert low.stat().st_size < high.stat().st_size
     src = tmp_path / "in.png"
     Image.fromarray(rgb).save(src)
-    with pytest.raises(ImageWriteError, match="refusing"):
-        export_picture(rgb, src, ExportOptions(), source=load_image(src))
+    with pytest.raises(ImageWriteError, match="refusing"):                # even when asked to replace it
+        export_picture(rgb, src, ExportOptions(), source=load_image(src), replace=True)
+    assert export_picture(rgb, src, ExportOptions(), source=load_image(src)) == tmp_path / "in (2).png"
 
 
 def test_every_output_format_is_offered_and_writable(tmp_path) -> None:

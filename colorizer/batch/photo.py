@@ -96,7 +96,7 @@ def plan_outputs(job: Job, options: ColorizeOptions, claims: OutputClaims, resul
         return None
     if plan.note:
         result.warnings.append(f"{job.source}: {plan.note}")
-    result.renamed_past_existing = plan.past_existing and not plan.done
+    result.renamed_past_existing = plan.past_existing
     if plan.done:
         result.skipped = True
         result.outputs.extend(plan.kept)

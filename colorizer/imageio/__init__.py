@@ -33,6 +33,7 @@ from colorizer.imageio.write import (MACHINE_NOTE, OUTPUT_FORMATS, SOFTWARE_TAG,
                                      save_image, to_uint)
 
 __all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "OUTPUT_FORMATS", "ImageHeader", "ImageReadError",
-           "ImageWriteError", "LoadedImage", "MACHINE_NOTE", "OutputExistsError", "SOFTWARE_TAG", "available_memory", "check_memory", "classify_colour",
+           "ImageWriteError", "LoadedImage", "MACHINE_NOTE", "OutputExistsError", "SOFTWARE_TAG", "available_memory",
+           "check_memory", "classify_colour",
            "colorize_memory_bytes", "image_header", "is_image_file", "load_image", "load_rgb", "load_rgb_alpha",
            "orient", "save_image", "special_file_kind", "to_uint", "unorient"]

@@ -157,8 +157,12 @@ def save_image(path: str | Path, rgb: np.ndarray | RowSource, alpha: np.ndarray 
 
     try:
         return atomic_write(path, write, replace=replace)
-    except FileExistsError:
-        raise OutputExistsError(f"{path}: already exists, not replaced") from None
+    except FileExistsError as exc:
+        if os.path.lexists(path):
+            raise OutputExistsError(f"{path}: already exists, not replaced") from None
+        blocker = next((p for p in path.parents if os.path.lexists(p) and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a folder" if blocker is not None else one_line(exc)
+        raise ImageWriteError(f"{path}: cannot write ({reason})") from None
     except MemoryError:
         raise ImageWriteError(f"{path}: not enough memory to write this image") from None
     except Exception as exc:  # noqa: BLE001 - encoder/disk failures are one-line errors
