@@ -24,7 +24,9 @@ def describe_provenance(training: dict[str, Any] | None) -> dict[str, Any]:
     data = training.get("data")
     if isinstance(data, dict):
         where = f"{data.get('manifest')} split={data.get('split')}" if data.get("manifest") else "folders"
+        robust = training.get("robust_backbone")
         return {"kind": "trained", "photos": data.get("images"), "data": where, "steps": training.get("steps"),
+                "robust_steps": robust.get("steps") if isinstance(robust, dict) else None,
                 "validation": training.get("val_metrics"), "date": training.get("date")}
     return {"kind": "unknown"}
 
@@ -51,6 +53,8 @@ def format_provenance(summary: dict[str, Any]) -> list[str]:
         return lines
     if summary.get("kind") == "trained":
         line = f"trained on {summary.get('photos')} photos ({summary.get('data')}), {summary.get('steps')} steps"
+        if summary.get("robust_steps"):
+            line += f", then {summary['robust_steps']} steps of old-print robustness"
         if summary.get("validation"):
             line += f"; validation {_figures(summary['validation'])}"
         return [line]

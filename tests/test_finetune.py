@@ -294,6 +294,8 @@ def test_provenance_of_trained_and_unknown_models() -> None:
     assert trained["kind"] == "trained" and trained["photos"] == 663
     assert format_provenance(trained) == ["trained on 663 photos (corpus/MANIFEST.tsv split=train), 1992 steps; "
                                           "validation PSNR 24.24 dB, ab RMSE 17.19"]
+    hardened = describe_provenance({"data": {"images": 798}, "steps": 600, "robust_backbone": {"steps": 600}})
+    assert format_provenance(hardened)[0].endswith("600 steps, then 600 steps of old-print robustness")
     assert describe_provenance({}) == {"kind": "unknown"}
     assert "unknown" in format_provenance(describe_provenance(None))[0]
 

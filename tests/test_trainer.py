@@ -42,7 +42,7 @@ def tiny_config(tmp_path: Path, **kw) -> TrainConfig:
     base = dict(out=str(tmp_path / "w.safetensors"), run_dir=str(tmp_path / "run"), data=[str(tmp_path / "data")],
                 layers=LAYERS, hidden=16, pretrained=False, min_size=40, max_size=48, positions=32, augs_per_image=2,
                 pixel_batch=64, epochs=3, steps=None, lr=3e-2, checkpoint_every=2, quiet=True, final_eval=False, threads=1,
-                device="cpu", seed=1, dropout=0.0)
+                device="cpu", seed=1, dropout=0.0, robust_steps=0)
     base.update(kw)
     return TrainConfig(**base)
 

@@ -20,7 +20,7 @@ INT_LIMITS = {"bins": (2, 1024), "window": (1, 255), "positions": (1, 1_000_000)
               "members": (1, 256), "augs_per_image": (1, 10_000), "epochs": (1, 1_000_000), "steps": (1, 10 ** 9),
               "batch_size": (1, 65536), "pixel_batch": (1, 10 ** 8), "min_size": (16, 8192), "max_size": (16, 8192),
               "seed": (0, 2 ** 63 - 1), "checkpoint_every": (1, 10 ** 9), "workers": (0, 1024),
-              "threads": (1, 4096)}
+              "threads": (1, 4096), "robust_steps": (0, 10 ** 9)}
 OPTIONAL = {"steps", "threads"}
 # real-valued options -> (low, high, strictly above low)
 FLOAT_LIMITS = {"lr": (0, 10, False), "weight_decay": (0, 100, False), "warmup": (0, 1, False),
@@ -80,6 +80,7 @@ class TrainConfig:
     rotate: float = 8.0
     background: str = "flat"
     old_print: float = 0.0
+    robust_steps: int = 600  # old-print robustness phase after the head (colorizer.train.robust_backbone); 0: none
     gray_threshold: float = 0.03
     seed: int = 0
     device: str = "auto"

@@ -47,6 +47,7 @@ def recipe_of(weights: str | None, overrides: list[str]) -> TrainConfig:
         raise ValueError(f"{loaded.path}: the weights file records no training recipe to cross-validate")
     names = {f.name: f for f in fields(TrainConfig)}
     values = {k: v for k, v in recorded.items() if k in names and k not in PLACE_FIELDS}
+    values.setdefault("robust_steps", 0)  # recorded before the phase existed: the model had none
     defaults = TrainConfig()
     for item in overrides:
         key, sep, text = item.partition("=")

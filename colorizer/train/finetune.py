@@ -221,7 +221,7 @@ def training_config(config: FinetuneConfig, meta: dict, init: Path, train_paths:
         val_data=[str(p) for p in held_paths], init=str(init), freeze="all", cache_features=True,
         augs_per_image=config.augs_per_image, steps=config.steps, pixel_batch=config.pixel_batch, lr=config.lr,
         weight_decay=0.0, l2sp=config.l2sp, head_scope=config.head_scope, keep_best=True,
-        checkpoint_every=config.check_every, seed=config.seed,
+        checkpoint_every=config.check_every, seed=config.seed, robust_steps=0,  # the start's backbone stays
         device=config.device, threads=config.threads, final_eval=False, quiet=True)
     settings.update(config.overrides)
     return TrainConfig(**settings)

@@ -101,6 +101,9 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
     t.add_argument("--background", choices=BACKGROUNDS, help="what cut-outs are composited onto" + _d("background"))
     t.add_argument("--old-print", type=float, metavar="SHARE",
                    help="share of crops whose input gets old-print degradations" + _d("old_print"))
+    t.add_argument("--robust-steps", type=int, metavar="N",
+                   help="steps of the old-print robustness phase after the head (deep backbone stages learn to "
+                        "give old prints the clean photo's colours; 0 skips it)" + _d("robust_steps"))
     t.add_argument("--seed", type=int, help="random seed" + _d("seed"))
     t.add_argument("--device", help="auto, cpu or cuda" + _d("device"))
     t.add_argument("--no-amp", dest="amp", action="store_false", help="disable mixed precision on CUDA")

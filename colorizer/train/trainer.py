@@ -33,6 +33,7 @@ from colorizer.train.augment import AugmentConfig
 from colorizer.train.data import ImageSet, SampleConfig, load_image_set, make_sample, manifest_licences
 from colorizer.train.distributed import DistInfo, init_distributed, min_all
 from colorizer.train.head_training import SampledHead, bootstrap_counts, histogram_loss
+from colorizer.train.robust_backbone import robustness_phase
 from colorizer.train.setup import (build_training_model, configure_freezing, limit_head, make_optimizer, make_scheduler,
                                    set_train_mode)
 from colorizer.train.storage import CHECKPOINT_NAME, atomic_torch_save, check_run_files, save_final_weights
@@ -178,8 +179,9 @@ class TrainingCancelled(RuntimeError):
     """The callback asked to stop before training began (nothing was written but caches)."""
 
 
-# callback(phase, done, total): phases "loading photos", "caching features", "training"; returning
-# False cancels (before training: TrainingCancelled; during training: like Ctrl+C, the best so far is kept).
+# callback(phase, done, total): phases "loading photos", "caching features", "training", "old-print
+# robustness"; returning False cancels (before training: TrainingCancelled; during training: like Ctrl+C, the
+# best so far is kept; during the robustness phase: the trained head is kept with the starting backbone).
 ProgressCallback = Callable[[str, int, int], "bool | None"]
 
 
@@ -272,7 +274,7 @@ def _train(cfg: TrainConfig, stop_after: int | None, callback: ProgressCallback 
             "steps": step, "train_seconds": round(elapsed, 1), "cache_seconds_this_call": round(data.cache_seconds, 1),
             "device": str(device), "world_size": info.world,
             "final_train_loss": None if ema is None else round(ema, 5), "best_step": best["step"] or step,
-            "interrupted": interrupted,
+            "interrupted": interrupted, "robust_backbone": robust,
             "val_loss": None if vl is None else round(vl, 5), "val_metrics": metrics, "torch": torch.__version__,
             **provenance,
         }
@@ -316,6 +318,7 @@ def _train(cfg: TrainConfig, stop_after: int | None, callback: ProgressCallback 
     best: dict = best_state if best_state else {"loss": float("inf"), "step": 0, "state": None}
     perm, perm_epoch = None, -1
     interrupted = False
+    robust: dict | None = None  # record of the old-print robustness phase, once it ran
     try:
         while step < total:
             epoch, k = divmod(step, steps_per_epoch)
@@ -365,7 +368,12 @@ def _train(cfg: TrainConfig, stop_after: int | None, callback: ProgressCallback 
     if best["state"] is not None and best["step"] != step:  # early stopping on the validation loss
         model.load_state_dict(best["state"])
     model.eval()
-    vl = validation_loss(model, data.val_cache, scheme, cfg.lambda_hue, device)
+    vl = validation_loss(model, data.val_cache, scheme, cfg.lambda_hue, device)  # of the head, on cached features
+    if not interrupted:
+        try:
+            robust = robustness_phase(cfg, model, train_set, device, show, callback)
+        except KeyboardInterrupt:  # the backbone is back as it was: the head-only model is kept
+            interrupted = True
     result = TrainResult(None, step, ema if ema is not None else last, vl, elapsed, interrupted=interrupted)
     if info.main:
         metrics = None
