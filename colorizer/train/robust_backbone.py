@@ -80,8 +80,8 @@ def tuned_parameters(model: HypercolumnColorizer, first_stage: int) -> list[nn.P
 
 
 def photo_lightness(rgb: np.ndarray, working_size: int) -> np.ndarray:
-    """A training photo's lightness at the size the network works at (area filter)."""
-    small = working_image(rgb.astype(np.float32), working_size) if rgb.ndim == 3 else rgb
+    """A training photo's (RGB) lightness at the size the network works at (area filter)."""
+    small = working_image(rgb.astype(np.float32), working_size)
     return np.ascontiguousarray(luma(np.clip(small, 0.0, 1.0)).astype(np.float32))
 
 
@@ -95,7 +95,7 @@ def teacher_target(model: HypercolumnColorizer, rgb: np.ndarray, cfg: RobustConf
     """The model's dense log-histograms for a clean photo (RGB in [0, 1])."""
     light = photo_lightness(rgb, cfg.working_size)
     grid = model.output_grid(*light.shape)
-    lps = model._classify(model.hidden_dense(model.features(_as_input(light, device)), grid))
+    lps = model.forward_dense(_as_input(light, device), grid)
     return TeacherTarget(light, [lp[0].reshape(lp.shape[1], -1).half() for lp in lps], grid)
 
 
@@ -119,7 +119,8 @@ def harden_backbone(model: HypercolumnColorizer, photos: Sequence[np.ndarray], c
         raise ValueError(f"the old-print robustness phase needs at least one step, not {cfg.steps}")
     if not photos:
         raise ValueError("the old-print robustness phase needs at least one training photo")
-    if not tuned_parameters(model, cfg.first_stage):
+    params = tuned_parameters(model, cfg.first_stage)
+    if not params:
         raise ValueError(f"the model uses no backbone stage from stage{cfg.first_stage} on: nothing for the "
                          "old-print robustness phase to tune")
     start = time.time()
@@ -132,7 +133,6 @@ def harden_backbone(model: HypercolumnColorizer, photos: Sequence[np.ndarray], c
             raise KeyboardInterrupt
     for p in model.parameters():
         p.requires_grad = False
-    params = tuned_parameters(model, cfg.first_stage)
     for p in params:
         p.requires_grad = True
     anchor = [p.detach().clone() for p in params]
@@ -182,9 +182,11 @@ def robustness_phase(cfg: TrainConfig, model: HypercolumnColorizer, train_set: I
                      show: bool, callback: Callable[[str, int, int], bool | None] | None) -> dict | None:
     """The old-print robustness phase after the head (``cfg.robust_steps``), with a progress bar; its
     record, or None when it does not apply (0 steps, no whole photos, a model without deep layers)."""
-    robust_cfg = RobustConfig(steps=max(1, cfg.robust_steps), seed=cfg.seed)
+    if cfg.robust_steps < 1:
+        return None
+    robust_cfg = RobustConfig(steps=cfg.robust_steps, seed=cfg.seed)
     photos = robustness_photos(train_set.images, train_set.masks)
-    if cfg.robust_steps < 1 or not photos or not tuned_parameters(model, robust_cfg.first_stage):
+    if not photos or not tuned_parameters(model, robust_cfg.first_stage):
         return None
     bar = tqdm(total=robust_cfg.steps, disable=not show, unit="step", desc="old-print robustness", dynamic_ncols=True)
 
