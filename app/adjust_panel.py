@@ -70,6 +70,9 @@ SLIDERS: tuple[SliderSpec, ...] = (
                "Spatial smoothing of the predicted colour histograms."),
     SliderSpec("region_pooling", "One object, one colour", 0.0, 1.0, 100, "",
                "How far unsure pixels follow the colour of the region they belong to (0 = each pixel alone)."),
+    SliderSpec("cast_removal", "Neutral balance", 0.0, 1.0, 100, "",
+               "Takes this share of the picture's overall tint away, so gray walls, backdrops and paper stay "
+               "neutral (0 = the model's colours as they are)."),
 )
 
 

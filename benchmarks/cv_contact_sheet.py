@@ -2,10 +2,12 @@
 fold models that never saw it (one run "before", one "after").
 
 Usage: python benchmarks/cv_contact_sheet.py BEFORE AFTER OUT.png [--worst N] [--settings-before I]
-       [--settings-after J] [--after-render k=v,...] [--photos NAME,...]
+       [--after-render k=v,...] [--photos NAME,...]
 Rows: gray input | before | after | truth, for the N photos that BEFORE did worst on (PSNR gain
-over the gray input, clean inputs, final models), worst first. BEFORE and AFTER are run names
-under runs/cv/. The after column is rendered with --after-render settings (default: the defaults).
+over the gray input, clean inputs, final models), worst first, or the --photos named. BEFORE and AFTER
+are run names under runs/cv/ (the same run compares two renderings). The columns are rendered with
+--before-render / --after-render settings (default: the defaults); their labels give each picture's
+PSNR gain over the gray input, computed here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from colorizer.pipeline import RenderSettings
 from colorizer.recipe import Recipe, render
 from colorizer.train.fold_scoring import ScoreBook, ScoringSetup, dense_features, photo_input, predict_from_features
 from colorizer.train.folds import grouped_folds
+from colorizer.train.metrics import psnr
 from colorizer.visual import contact_row, contact_sheet
 from colorizer.weights import load_weights
 
@@ -51,6 +54,12 @@ def colourise(run: str, fold: str, path: Path, settings: RenderSettings, setup: 
     return np.repeat(photo.lightness[..., None], 3, -1), render(pred, Recipe(settings=settings)).rgb
 
 
+def gain_over_gray(rgb: np.ndarray, gray: np.ndarray, truth: np.ndarray, mask: np.ndarray | None) -> float:
+    """PSNR gain (dB) of ``rgb`` over the gray input, on the photo's valid pixels (as the scores count)."""
+    sel = (lambda x: x) if mask is None else (lambda x: x[mask])
+    return psnr(sel(rgb), sel(truth)) - psnr(sel(gray), sel(truth))
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("before")
@@ -58,7 +67,6 @@ def main(argv: list[str]) -> int:
     p.add_argument("out")
     p.add_argument("--worst", type=int, default=8)
     p.add_argument("--settings-before", type=int, default=0)
-    p.add_argument("--settings-after", type=int, default=0)
     p.add_argument("--before-render", default="")
     p.add_argument("--after-render", default="")
     p.add_argument("--photos", default="", help="these photo file names instead of the worst ones")
@@ -66,7 +74,6 @@ def main(argv: list[str]) -> int:
     parse = lambda spec: RenderSettings().replace(**{k: float(v) for k, v in (kv.split("=") for kv in spec.split(",") if kv)})
     setup = ScoringSetup(cache_dir=Path("runs/cache"))
     gains = photo_gains(a.before, a.settings_before)
-    after_gains = photo_gains(a.after, a.settings_after)
     if a.photos:
         wanted = set(a.photos.split(","))
         chosen = [q for q in gains if q.name in wanted]
@@ -77,11 +84,12 @@ def main(argv: list[str]) -> int:
         fold = gains[path][0]
         gray, before = colourise(a.before, fold, path, parse(a.before_render), setup)
         _, after = colourise(a.after, fold, path, parse(a.after_render), setup)
-        truth = photo_input(path, "clean", setup.max_side).truth
-        after_text = f"after {after_gains[path][1]:+.1f} dB" if path in after_gains else "after"
-        rows.append(contact_row([gray, before, after, truth], labels=[
-            path.name[-40:], f"before {gains[path][1]:+.1f} dB", after_text, "truth"]))
-        print(f"{path.name}: before gain {gains[path][1]:+.2f} dB (fold {fold})", file=sys.stderr)
+        photo = photo_input(path, "clean", setup.max_side)
+        gain = lambda rgb: gain_over_gray(rgb, gray, photo.truth, photo.mask)
+        rows.append(contact_row([gray, before, after, photo.truth], labels=[
+            path.name[-40:], f"before {gain(before):+.1f} dB", f"after {gain(after):+.1f} dB", "truth"]))
+        print(f"{path.name}: gain before {gain(before):+.2f} dB, after {gain(after):+.2f} dB (fold {fold})",
+              file=sys.stderr)
     save_image(Path(a.out), contact_sheet(rows))
     return 0
 

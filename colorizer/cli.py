@@ -57,12 +57,15 @@ def add_colorize_command(subparsers: argparse._SubParsersAction) -> None:
     look.add_argument("--hint", action="append", metavar="MASK.png:#RRGGBB",
                       help="colour the object(s) that the white area of MASK marks towards #RRGGBB, stopping at their "
                            "edges (repeatable; the mask is resized to each photo)")
-    look.add_argument("--chroma-gain", type=float, metavar="GAIN", help="colour strength (default 1.0)")
+    look.add_argument("--chroma-gain", type=float, metavar="GAIN", help=f"colour strength (default {DecodeOptions.chroma_gain})")
     look.add_argument("--temperature", type=float, metavar="T", help="annealing temperature of the histograms (default 1.0)")
     look.add_argument("--fading", type=float, metavar="ETA", help=f"chromatic fading eta, 0 disables (default {DecodeOptions.fading_eta})")
     look.add_argument("--region-pooling", type=float, metavar="S",
                       help="0..1: how far unsure pixels follow their region's colour, so one object gets one colour "
                            f"(default {RenderSettings().region_pooling})")
+    look.add_argument("--cast-removal", type=float, metavar="S",
+                      help="0..1: share of the picture's overall tint taken away, so gray backdrops, walls and paper "
+                           f"stay neutral (default {RenderSettings().cast_removal})")
     look.add_argument("--working-size", type=int, metavar="N",
                       help=f"longest side the network sees (default {WORKING_SIZE})")
     p.add_argument("--samples", type=int, default=0, metavar="N", help="also write N alternative colourisations <stem>_sK.png")
@@ -108,7 +111,7 @@ NUMBER_LIMITS = {"samples": (0, MAX_SAMPLES, True, False), "seed": (0, 2 ** 63 -
                  "working_size": (32, 8192, True, False), "match_strength": (0, 1000, False, False)}
 # look options -> the render setting whose limits they share
 SETTING_OPTIONS = {"chroma_gain": "chroma_gain", "temperature": "temperature", "fading": "fading_eta",
-                   "region_pooling": "region_pooling"}
+                   "region_pooling": "region_pooling", "cast_removal": "cast_removal"}
 
 
 def refuse_replacing_a_non_recipe(path: Path) -> None:

@@ -23,8 +23,8 @@ from colorizer.energy import (FittedHint, Hint, SampleDraw, add_biases, blend_hi
                               quantile_transfer, reference_biases, render_sample, scale_biases)
 from colorizer.hint_regions import hint_matte, hint_region
 from colorizer.imageio import ImageReadError, load_rgb
-from colorizer.pipeline import (WORKING_SIZE, Colorizer, Prediction, RenderResult, RenderSettings, posterior,
-                                render_probs, working_shape)
+from colorizer.pipeline import (WORKING_SIZE, Colorizer, Prediction, RenderResult, RenderSettings, cast_histograms,
+                                posterior, render_probs, working_shape)
 
 REFERENCE_METHODS = ("energy", "quantile")
 REFERENCE_MAX_SIDE = 384  # references are read once and kept this small: their histograms need no more
@@ -253,10 +253,12 @@ def render(prediction: Prediction, recipe: Recipe, *, display: Prediction | None
     if display.grid_size != prediction.grid_size:
         raise ValueError("render: the display prediction must keep the histogram grid (grid_side=None)")
     ref_biases, fitted = _fitted_parts(prediction, recipe, cache)
-    result = _decode(display, recipe, _with_hints(ref_biases, fitted, prediction))
+    removal = recipe.settings.cast_removal * (1.0 - reference_share(recipe.reference))
     regions = [f.region for f in fitted if f.region is not None]
+    # edge-following hints keep exactly the colour asked for: their picture has no cast removed
+    result = _decode(display, recipe, _with_hints(ref_biases, fitted, prediction), 0.0 if regions else removal)
     if regions:
-        without = _decode(display, recipe, ref_biases)
+        without = _decode(display, recipe, ref_biases, removal)
         matte = hint_matte(display, regions)[..., None]
         result.rgb = (without.rgb + matte * (result.rgb - without.rgb)).astype(np.float32)
     ref = recipe.reference
@@ -265,11 +267,22 @@ def render(prediction: Prediction, recipe: Recipe, *, display: Prediction | None
     return result
 
 
-def _decode(display: Prediction, recipe: Recipe, biases: list | None) -> RenderResult:
-    """The picture of ``display`` with ``biases`` (and the recipe's settings and adopted sample)."""
+def reference_share(reference: Reference | None) -> float:
+    """How far a reference's palette takes over the picture's overall tint (0..1, its amount): the
+    renderer's cast removal is scaled down by this much, so a sepia or a teal palette is not undone."""
+    if reference is None or reference.strength <= 0:
+        return 0.0
+    return min(max(reference.amount, 0.0), 1.0)
+
+
+def _decode(display: Prediction, recipe: Recipe, biases: list | None, cast_removal: float) -> RenderResult:
+    """The picture of ``display`` with ``biases`` (and the recipe's settings and adopted sample), with
+    ``cast_removal`` of the model's own overall tint taken away."""
+    settings = recipe.settings.replace(cast_removal=cast_removal)
     if recipe.sample is not None:
-        return render_sample(display, recipe.sample.draw(), recipe.settings, base=biases)
-    return render_probs(display, posterior(display, recipe.settings, biases), recipe.settings)
+        return render_sample(display, recipe.sample.draw(), settings, base=biases)
+    cast_probs = cast_histograms(display, settings, biased=biases is not None)
+    return render_probs(display, posterior(display, settings, biases), settings, cast_probs)
 
 
 def render_alternatives(prediction: Prediction, recipe: Recipe, count: int, seed: int = 0, *,

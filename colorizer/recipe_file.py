@@ -1,7 +1,7 @@
 """Recipe files: JSON with a format name and a schema version (looks, and the app's per-photo sidecars).
 
 ```
-{"format": "colorizer-recipe", "version": 2,
+{"format": "colorizer-recipe", "version": 3,
  "settings": {"chroma_gain": 1.2, ...},                 # flat RenderSettings, missing names = defaults
  "reference": {"path": ..., "sha256": ..., "strength": 2.0, "method": "energy", "amount": 0.6} | null,
  "hints": [{"color": "#aa3322", "strength": 5.0, "feather": 0.75, "follow_edges": true,
@@ -16,7 +16,9 @@ A relative reference path is relative to the recipe file's folder. Every problem
 
 Versions: 2 added ``follow_edges``/``erased`` to hints and ``amount`` to the reference. A version 1 file
 reads as what it meant: hints cover exactly their brushed mask (``follow_edges`` false) and the whole
-match is applied (``amount`` 1), so it renders as it did; it is written back as version 2.
+match is applied (``amount`` 1), so it renders as it did; it is written back as the current version.
+Version 3 added ``cast_removal`` and changed the default ``chroma_gain`` (1.0 -> 1.2): a version 1 or 2 file
+that leaves them out meant no cast removal and gain 1, and reads so.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from colorizer.pipeline import WORKING_SIZE, RenderSettings
 from colorizer.recipe import ModelRef, Recipe, RecipeError, Reference, SampleChoice
 
 FORMAT = "colorizer-recipe"
-VERSION = 2
+VERSION = 3
+BEFORE_CAST_REMOVAL = {"cast_removal": 0.0, "chroma_gain": 1.0}  # what versions 1-2 left out meant
 TOP_LEVEL_KEYS = frozenset({"format", "version", "settings", "reference", "hints", "sample", "model", "photo"})
 
 
@@ -147,7 +150,8 @@ def recipe_from_json(data: Any, source: str, base_dir: Path | None = None) -> Re
     if unknown:
         raise RecipeError(f"{source}: unknown field '{unknown[0]}'")
     try:
-        settings = RenderSettings.from_dict(top.get("settings", dict, {}))
+        written = top.get("settings", dict, {})
+        settings = RenderSettings.from_dict(written if version >= 3 else BEFORE_CAST_REMOVAL | written)
         reference = _reference(top.get("reference", dict), f"{source}: reference", base_dir)
         hints = tuple(_hint(h, f"{source}: hint {i + 1}", follow_edges=version >= 2)
                       for i, h in enumerate(top.get("hints", list, [])))

@@ -122,7 +122,9 @@ def test_a_recipe_file_with_nan_is_refused(tiny_weights: Path, tmp_path: Path, c
     from colorizer.recipe_file import save_recipe
 
     look = save_recipe(tmp_path / "look.json", Recipe())
-    look.write_text(json.dumps(json.loads(look.read_text()) | {}).replace('"chroma_gain": 1.0', '"chroma_gain": NaN'))
+    data = json.loads(look.read_text())
+    data["settings"]["chroma_gain"] = float("nan")
+    look.write_text(json.dumps(data))
     assert "NaN" in look.read_text()
     code = main(["colorize", str(gray_png(tmp_path / "a.png")), "-o", str(tmp_path / "out"), "--recipe", str(look),
                  "--weights", str(tiny_weights)])

@@ -30,6 +30,7 @@ def untiled_render(pred, probs, settings) -> tuple[np.ndarray, np.ndarray]:
 
     offset, unc = pred.scheme.decode_offset(probs, pred.small_lightness, settings.decode)
     offset = offset.astype(np.float32)
+    offset = offset - settings.cast_removal * offset.reshape(-1, 3).mean(axis=0)  # the picture's tint, partly removed
     if settings.edge_aware and pred.guide is not None:  # the coefficients are small maps, unchanged by strips
         coeffs = upsample(guided_coefficients(offset, pred.guide), pred.size)
         full = coeffs[..., :3] * pred.lightness[..., None] + coeffs[..., 3:]

@@ -137,7 +137,7 @@ def test_chroma_gain_scales_chroma():
     hue = onehot(np.array([[5]]), k)
     chroma = onehot(np.array([[6]]), k)
     lum = np.full((1, 1), 0.5, np.float32)
-    o1, _ = BinScheme().decode_offset([hue, chroma], lum, DecodeOptions(fading_eta=0.0))
+    o1, _ = BinScheme().decode_offset([hue, chroma], lum, DecodeOptions(fading_eta=0.0, chroma_gain=1.0))
     o2, _ = BinScheme().decode_offset([hue, chroma], lum, DecodeOptions(fading_eta=0.0, chroma_gain=1.5))
     np.testing.assert_allclose(o2, 1.5 * o1, rtol=1e-5)
 

@@ -44,7 +44,7 @@ def synthetic_prediction(h: int = 24, w: int = 32, scale: int = 2) -> Prediction
                       small_lightness=np.full((h, w), 0.5, np.float32), scheme=BinScheme(), working_size=(h * scale, w * scale))
 
 
-PLAIN = RenderSettings().replace(smoothing=0.0, fading_eta=0.0, region_pooling=0.0)  # each pixel alone
+PLAIN = RenderSettings().replace(smoothing=0.0, fading_eta=0.0, region_pooling=0.0, cast_removal=0.0)  # each pixel alone
 
 
 # ----- solver ----------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Measured with the bundled model on resources/samples/cameraman.jpg and a warm/teal reference: the
 share of pixels whose colour changes by more than 5 CIELAB units (Delta E 1976). Moving the control
 from 0 % to 100 % changes 94 % of the pixels, each quarter of its travel 31-48 %; the former control
-(lambda multiplier 1.0 -> 6.1, what its slider's travel covered above the default) changed 23 %
+(lambda multiplier 1.0 -> 6.1, what its slider's travel covered above the default) changed 23 % (30 % with
+the chroma gain 1.2 of 2026-12-04)
 (0 % on grey-architecture.jpg, 88 % there for the new control).
 """
 
@@ -51,4 +52,4 @@ def test_match_amount_changes_a_meaningful_share_of_pixels(tmp_path: Path) -> No
     steps = [changed_share(a, b) for a, b in zip(pictures, pictures[1:])]
     assert min(steps) > 0.2                                                         # measured 0.31 .. 0.48
     old = render(prediction, Recipe(reference=dataclasses.replace(reference, strength=6.1)), cache=cache).rgb
-    assert changed_share(pictures[-1], old) < 0.3                                   # the old travel: 0.23
+    assert changed_share(pictures[-1], old) < 0.35                                  # the old travel: 0.30

@@ -55,7 +55,8 @@ def test_reference_and_hints_compose_as_the_energy_fits_them(prediction, referen
     rgb = cache.references.get(reference)
     ref_b = energy.reference_biases(prediction, rgb, 2.0)
     expected_b = energy.add_biases(ref_b, energy.hint_biases(prediction, [hint], base=ref_b))
-    expected = render_probs(prediction, posterior(prediction, recipe.settings, expected_b), recipe.settings)
+    settings = recipe.settings.replace(cast_removal=0.0)  # a full-amount reference owns the overall tint
+    expected = render_probs(prediction, posterior(prediction, settings, expected_b), settings)
     np.testing.assert_array_equal(out.rgb, expected.rgb)
     assert not np.allclose(out.rgb, render(prediction, Recipe(settings=recipe.settings)).rgb)
 
@@ -91,7 +92,22 @@ def test_version_1_files_keep_their_meaning(tmp_path: Path) -> None:
     erased = hint.erase(np.eye(20, dtype=np.uint8) * 255)
     save_recipe(tmp_path / "new.json", Recipe(hints=(erased,)))
     again = load_recipe(tmp_path / "new.json").hints[0]
-    assert again == erased and again.follow_edges and json.loads((tmp_path / "new.json").read_text())["version"] == 2
+    assert again == erased and again.follow_edges and json.loads((tmp_path / "new.json").read_text())["version"] == VERSION
+
+
+def test_files_from_before_cast_removal_render_as_they_did(tmp_path: Path) -> None:
+    """Versions 1-2 had no cast removal and a default gain of 1: leaving them out meant that."""
+    path = tmp_path / "look.json"
+    for version in (1, 2):
+        path.write_text(json.dumps({"format": "colorizer-recipe", "version": version, "settings": {"smoothing": 2.0}}))
+        settings = load_recipe(path).settings
+        assert settings.cast_removal == 0.0 and settings.value("chroma_gain") == 1.0 and settings.smoothing == 2.0
+    path.write_text(json.dumps({"format": "colorizer-recipe", "version": 2, "settings": {"chroma_gain": 1.5}}))
+    assert load_recipe(path).settings.value("chroma_gain") == 1.5
+    path.write_text(json.dumps({"format": "colorizer-recipe", "version": VERSION, "settings": {}}))
+    assert load_recipe(path).settings == RenderSettings()
+    save_recipe(path, Recipe())
+    assert load_recipe(path) == Recipe()  # the current defaults survive a round trip
 
 
 def test_fits_are_cached_and_reference_read_once(prediction, reference_file) -> None:
@@ -175,7 +191,7 @@ def test_relative_reference_path_is_relative_to_the_recipe(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("text, message", [
-    ('{"format": "colorizer-recipe", "version": 3}', "version 3 is newer"),
+    ('{"format": "colorizer-recipe", "version": 4}', "version 4 is newer"),
     ('{"format": "colorizer-recipe", "version": 0}', "unknown recipe version 0"),
     ('{"format": "colorizer-recipe"', "broken JSON at line 1"),
     ('{"format": "something-else", "version": 1}', "not a colorizer recipe"),

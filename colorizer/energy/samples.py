@@ -14,7 +14,7 @@ import numpy as np
 
 from colorizer.bins import BinScheme, gaussian_centers, hue_angles, uniform_centers
 from colorizer.energy.fitting import add_biases
-from colorizer.pipeline import Prediction, RenderResult, RenderSettings, posterior, render_probs
+from colorizer.pipeline import Prediction, RenderResult, RenderSettings, cast_histograms, posterior, render_probs
 
 
 @dataclass(frozen=True)
@@ -83,16 +83,18 @@ def coherent_quantile(p: np.ndarray, q: float) -> np.ndarray:
     return (below * (0.5 / q) + (p - below) * (0.5 / (1.0 - q))).astype(np.float32)
 
 
-def render_quantile(prediction: Prediction, probs: list[np.ndarray], settings: RenderSettings, q: float) -> RenderResult:
+def render_quantile(prediction: Prediction, probs: list[np.ndarray], settings: RenderSettings, q: float,
+                    cast_probs: list[np.ndarray] | None = None) -> RenderResult:
     """Render with the chroma (or a, b) decoded at one quantile ``q`` for every pixel.
 
     Hue stays a circular mean (a quantile has no meaning on the circle; the hue bias moves it).
+    ``cast_probs``: see :func:`colorizer.pipeline.render_probs`.
     """
     if prediction.scheme.name == "lab_joint" or abs(q - 0.5) < 1e-6:
-        return render_probs(prediction, probs, settings)
+        return render_probs(prediction, probs, settings, cast_probs)
     start = 1 if prediction.scheme.name == "hue_chroma" else 0
     moved = list(probs[:start]) + [coherent_quantile(p, q) for p in probs[start:]]
-    result = render_probs(prediction, moved, settings)
+    result = render_probs(prediction, moved, settings, cast_probs if cast_probs is not None else probs)
     result.probs = probs
     return result
 
@@ -105,7 +107,8 @@ def render_sample(prediction: Prediction, draw: SampleDraw, settings: RenderSett
     settings = settings or RenderSettings()
     settings = settings.replace(fading_eta=min(settings.decode.fading_eta, ss.fading_eta))
     biases = add_biases(base, sample_bias(prediction.scheme, draw))
-    return render_quantile(prediction, posterior(prediction, settings, biases), settings, draw.q)
+    cast_probs = cast_histograms(prediction, settings, biased=biases is not None)
+    return render_quantile(prediction, posterior(prediction, settings, biases), settings, draw.q, cast_probs)
 
 
 def iter_samples(prediction: Prediction, n: int, seed: int = 0, settings: RenderSettings | None = None,

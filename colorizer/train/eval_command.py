@@ -38,6 +38,8 @@ def add_eval_command(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--chroma-gain", type=float, default=None)
     p.add_argument("--smoothing", type=float, default=None)
     p.add_argument("--region-pooling", type=float, default=None, help="0..1, one object one colour (default: renderer's)")
+    p.add_argument("--cast-removal", type=float, default=None,
+                   help="0..1, share of the overall tint taken away (default: renderer's)")
     add_cv_arguments(p)
     p.set_defaults(func=run_eval)
     return p
@@ -67,7 +69,7 @@ def render_settings(args: argparse.Namespace):
     """The render settings that eval's options ask for (defaults elsewhere)."""
     from colorizer.pipeline import RenderSettings
 
-    names = ("method", "temperature", "fading_eta", "chroma_gain", "smoothing", "region_pooling")
+    names = ("method", "temperature", "fading_eta", "chroma_gain", "smoothing", "region_pooling", "cast_removal")
     changes = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     return RenderSettings().replace(**changes)
 
