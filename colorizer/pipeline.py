@@ -247,21 +247,23 @@ def guided_upsample(offset: np.ndarray, guide: np.ndarray, lightness: np.ndarray
     return strips.full(strips.offset_rows, 3)
 
 
-def cast_histograms(prediction: Prediction, settings: RenderSettings, biased: bool) -> list[np.ndarray] | None:
-    """The histograms whose picture defines the photo's colour cast when the rendered ones carry
-    ``biased`` (fitted, hint or sample) biases or slider biases: the model's own, without any. None when
-    no cast is removed or the rendered histograms are the model's own (their picture is the measure)."""
-    if settings.cast_removal <= 0 or not (biased or settings.hue_bias or settings.chroma_push):
-        return None
-    return posterior(prediction, settings.replace(hue_bias=0.0, chroma_push=0.0))
+def picture_cast(prediction: Prediction, probs: list[np.ndarray], settings: RenderSettings) -> np.ndarray:
+    """The overall tint (3,) of the picture that ``probs`` decode to (mean zero-luma offset on the grid)."""
+    return mean_cast(prediction.scheme.decode_offset(probs, prediction.small_lightness, settings.decode)[0])
+
+
+def model_cast(prediction: Prediction, settings: RenderSettings) -> np.ndarray:
+    """The overall tint of the model's own colours: the picture without slider or fitted biases. This is
+    what cast removal takes a share of, so it never undoes a colour the user asked for."""
+    return picture_cast(prediction, posterior(prediction, settings.replace(hue_bias=0.0, chroma_push=0.0)), settings)
 
 
 def render_probs(prediction: Prediction, probs: list[np.ndarray], settings: RenderSettings,
-                 cast_probs: list[np.ndarray] | None = None) -> RenderResult:
+                 cast: np.ndarray | None = None) -> RenderResult:
     """Decode given posterior histograms into a full-resolution colour image.
 
-    With ``settings.cast_removal`` the picture's overall tint is partly taken away; it is measured on
-    ``cast_probs`` when given (see :func:`cast_histograms`), else on ``probs``.
+    With ``settings.cast_removal`` that share of ``cast`` (:func:`model_cast`; needed whenever ``probs``
+    carry biases) is taken from every pixel; without ``cast``, the tint of ``probs``' own picture.
 
     Only small maps are computed here (colour and uncertainty on the prediction grid, the guided
     filter's coefficients); full resolution is made strip by strip (:class:`colorizer.strips.StripRender`),
@@ -270,9 +272,7 @@ def render_probs(prediction: Prediction, probs: list[np.ndarray], settings: Rend
     offset, uncertainty = prediction.scheme.decode_offset(probs, prediction.small_lightness, settings.decode)
     offset = offset.astype(np.float32)
     if settings.cast_removal > 0:
-        own = offset if cast_probs is None else \
-            prediction.scheme.decode_offset(cast_probs, prediction.small_lightness, settings.decode)[0]
-        offset = remove_cast(offset, mean_cast(own), settings.cast_removal)
+        offset = remove_cast(offset, mean_cast(offset) if cast is None else cast, settings.cast_removal)
     strips = StripRender(prediction.lightness, uncertainty.astype(np.float32))
     if settings.edge_aware and prediction.guide is not None:
         strips.coeffs = guided_coefficients(offset, prediction.guide)
@@ -377,9 +377,8 @@ class Colorizer:
                extra_log_bias: Sequence[np.ndarray | None] | None = None) -> RenderResult:
         """Full-resolution colour and uncertainty from cached histograms (no network run)."""
         settings = settings or RenderSettings()
-        biased = extra_log_bias is not None and any(b is not None for b in extra_log_bias)
         return render_probs(prediction, posterior(prediction, settings, extra_log_bias), settings,
-                            cast_histograms(prediction, settings, biased))
+                            model_cast(prediction, settings) if settings.cast_removal > 0 else None)
 
     def colorize(self, image: np.ndarray, settings: RenderSettings | None = None) -> RenderResult:
         """``predict`` then ``render``."""

@@ -23,7 +23,7 @@ from colorizer.energy import (FittedHint, Hint, SampleDraw, add_biases, blend_hi
                               quantile_transfer, reference_biases, render_sample, scale_biases)
 from colorizer.hint_regions import hint_matte, hint_region
 from colorizer.imageio import ImageReadError, load_rgb
-from colorizer.pipeline import (WORKING_SIZE, Colorizer, Prediction, RenderResult, RenderSettings, cast_histograms,
+from colorizer.pipeline import (WORKING_SIZE, Colorizer, Prediction, RenderResult, RenderSettings, model_cast,
                                 posterior, render_probs, working_shape)
 
 REFERENCE_METHODS = ("energy", "quantile")
@@ -187,7 +187,7 @@ class ReferencePixels:
 
 class RenderCache:
     """What one photo's renders share: reference pixels (``references``, shareable between photos) and
-    the biases fitted on its prediction. Thread-safe; use one per prediction."""
+    the biases fitted on its prediction, and its overall tint. Thread-safe; use one per prediction."""
 
     def __init__(self, references: ReferencePixels | None = None, max_items: int = 64) -> None:
         self.references = references if references is not None else ReferencePixels()
@@ -254,11 +254,15 @@ def render(prediction: Prediction, recipe: Recipe, *, display: Prediction | None
         raise ValueError("render: the display prediction must keep the histogram grid (grid_side=None)")
     ref_biases, fitted = _fitted_parts(prediction, recipe, cache)
     removal = recipe.settings.cast_removal * (1.0 - reference_share(recipe.reference))
+    cast = None
+    if removal > 0:  # the model's own tint; the display keeps the prediction's grid, so it is the same
+        plain = recipe.settings.replace(hue_bias=0.0, hue_direction=0.0, chroma_push=0.0, cast_removal=0.0)
+        cast = cache.memo(("cast", plain), lambda: model_cast(prediction, plain))
     regions = [f.region for f in fitted if f.region is not None]
     # edge-following hints keep exactly the colour asked for: their picture has no cast removed
-    result = _decode(display, recipe, _with_hints(ref_biases, fitted, prediction), 0.0 if regions else removal)
+    result = _decode(display, recipe, _with_hints(ref_biases, fitted, prediction), 0.0 if regions else removal, cast)
     if regions:
-        without = _decode(display, recipe, ref_biases, removal)
+        without = _decode(display, recipe, ref_biases, removal, cast)
         matte = hint_matte(display, regions)[..., None]
         result.rgb = (without.rgb + matte * (result.rgb - without.rgb)).astype(np.float32)
     ref = recipe.reference
@@ -275,14 +279,14 @@ def reference_share(reference: Reference | None) -> float:
     return min(max(reference.amount, 0.0), 1.0)
 
 
-def _decode(display: Prediction, recipe: Recipe, biases: list | None, cast_removal: float) -> RenderResult:
+def _decode(display: Prediction, recipe: Recipe, biases: list | None, cast_removal: float,
+            cast: np.ndarray | None) -> RenderResult:
     """The picture of ``display`` with ``biases`` (and the recipe's settings and adopted sample), with
-    ``cast_removal`` of the model's own overall tint taken away."""
+    ``cast_removal`` of the model's own overall tint ``cast`` taken away."""
     settings = recipe.settings.replace(cast_removal=cast_removal)
     if recipe.sample is not None:
-        return render_sample(display, recipe.sample.draw(), settings, base=biases)
-    cast_probs = cast_histograms(display, settings, biased=biases is not None)
-    return render_probs(display, posterior(display, settings, biases), settings, cast_probs)
+        return render_sample(display, recipe.sample.draw(), settings, base=biases, cast=cast)
+    return render_probs(display, posterior(display, settings, biases), settings, cast)
 
 
 def render_alternatives(prediction: Prediction, recipe: Recipe, count: int, seed: int = 0, *,

@@ -14,7 +14,8 @@ import numpy as np
 
 from colorizer.bins import BinScheme, gaussian_centers, hue_angles, uniform_centers
 from colorizer.energy.fitting import add_biases
-from colorizer.pipeline import Prediction, RenderResult, RenderSettings, cast_histograms, posterior, render_probs
+from colorizer.pipeline import (Prediction, RenderResult, RenderSettings, model_cast, picture_cast, posterior,
+                                render_probs)
 
 
 @dataclass(frozen=True)
@@ -84,31 +85,35 @@ def coherent_quantile(p: np.ndarray, q: float) -> np.ndarray:
 
 
 def render_quantile(prediction: Prediction, probs: list[np.ndarray], settings: RenderSettings, q: float,
-                    cast_probs: list[np.ndarray] | None = None) -> RenderResult:
+                    cast: np.ndarray | None = None) -> RenderResult:
     """Render with the chroma (or a, b) decoded at one quantile ``q`` for every pixel.
 
     Hue stays a circular mean (a quantile has no meaning on the circle; the hue bias moves it).
-    ``cast_probs``: see :func:`colorizer.pipeline.render_probs`.
+    ``cast``: see :func:`colorizer.pipeline.render_probs` (default: the tint of ``probs`` at the median).
     """
     if prediction.scheme.name == "lab_joint" or abs(q - 0.5) < 1e-6:
-        return render_probs(prediction, probs, settings, cast_probs)
+        return render_probs(prediction, probs, settings, cast)
     start = 1 if prediction.scheme.name == "hue_chroma" else 0
     moved = list(probs[:start]) + [coherent_quantile(p, q) for p in probs[start:]]
-    result = render_probs(prediction, moved, settings, cast_probs if cast_probs is not None else probs)
+    if cast is None and settings.cast_removal > 0:
+        cast = picture_cast(prediction, probs, settings)
+    result = render_probs(prediction, moved, settings, cast)
     result.probs = probs
     return result
 
 
 def render_sample(prediction: Prediction, draw: SampleDraw, settings: RenderSettings | None = None,
                   base: Sequence[np.ndarray | None] | None = None,
-                  sample_settings: SampleSettings | None = None) -> RenderResult:
-    """One sample: the draw's biases on top of ``base``, decoded at the draw's coherent quantile."""
+                  sample_settings: SampleSettings | None = None, cast: np.ndarray | None = None) -> RenderResult:
+    """One sample: the draw's biases on top of ``base``, decoded at the draw's coherent quantile, with
+    cast removal measured on the model's own colours (``cast``, when known: :func:`colorizer.pipeline.model_cast`)."""
     ss = sample_settings or SampleSettings()
     settings = settings or RenderSettings()
     settings = settings.replace(fading_eta=min(settings.decode.fading_eta, ss.fading_eta))
     biases = add_biases(base, sample_bias(prediction.scheme, draw))
-    cast_probs = cast_histograms(prediction, settings, biased=biases is not None)
-    return render_quantile(prediction, posterior(prediction, settings, biases), settings, draw.q, cast_probs)
+    if cast is None and settings.cast_removal > 0:
+        cast = model_cast(prediction, settings)
+    return render_quantile(prediction, posterior(prediction, settings, biases), settings, draw.q, cast)
 
 
 def iter_samples(prediction: Prediction, n: int, seed: int = 0, settings: RenderSettings | None = None,
