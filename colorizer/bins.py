@@ -131,8 +131,8 @@ class DecodeOptions:
     ``method``: ``median`` (chroma/Lab default per Larsson), ``mean`` (expectation) or ``mode``.
     ``temperature``: annealed mean/median on ``p^(1/T)``; 1 leaves the histogram as predicted.
     ``fading_eta``: chromatic fading threshold on |z| with z = (1/K) sum p_k e^(i theta_k); 0 disables.
-    ``chroma_gain``: multiplies the decoded chroma (a, b for Lab). The default 1.2 gives back the colour
-    that the renderer's cast removal takes (both chosen together on grouped cross-validation, see
+    ``chroma_gain``: multiplies the decoded chroma (a, b for Lab). Its default gives back the colour that
+    the renderer's cast removal takes (both chosen together on grouped cross-validation, see
     ``models/MODEL_CARD.md``).
     """
 

@@ -20,8 +20,11 @@ def mean_cast(offset: np.ndarray) -> np.ndarray:
     return offset.reshape(-1, offset.shape[-1]).mean(axis=0, dtype=np.float64).astype(np.float32)
 
 
-def remove_cast(offset: np.ndarray, cast: np.ndarray, amount: float) -> np.ndarray:
-    """``offset`` with ``amount`` (0..1) of ``cast`` taken away from every pixel (a new array)."""
+def remove_cast(offset: np.ndarray, cast: np.ndarray, amount: float, spared: np.ndarray | None = None) -> np.ndarray:
+    """``offset`` with ``amount`` (0..1) of ``cast`` taken away from every pixel, except by ``spared``
+    (h, w) weights in [0, 1] (1 = a colour the user chose, kept as it is); ``offset`` itself when
+    nothing is removed."""
     if amount <= 0:
         return offset
-    return (offset - np.float32(amount) * np.asarray(cast, np.float32)).astype(np.float32, copy=False)
+    share = np.float32(amount) if spared is None else (np.float32(amount) * (1.0 - np.clip(spared, 0.0, 1.0)))[..., None]
+    return (offset - share * np.asarray(cast, np.float32)).astype(np.float32, copy=False)

@@ -57,7 +57,7 @@ class RenderSettings:
     smoothing: float = 1.0
     region_pooling: float = 1.0  # chosen on grouped cross-validation (models/MODEL_CARD.md)
     edge_aware: bool = True
-    cast_removal: float = 0.5  # with chroma gain 1.2, chosen on grouped cross-validation (models/MODEL_CARD.md)
+    cast_removal: float = 0.5  # chosen on grouped cross-validation (models/MODEL_CARD.md)
 
     def replace(self, **changes) -> "RenderSettings":
         """A copy with ``changes``; decode option names (``chroma_gain``...) go into ``decode``."""
@@ -66,6 +66,11 @@ class RenderSettings:
         if decode_changes:
             changes["decode"] = replace(changes.get("decode", self.decode), **decode_changes)
         return replace(self, **changes)
+
+    def unbiased(self) -> "RenderSettings":
+        """These settings without the resampling sliders' biases (hue bias and direction, chroma push):
+        what the model's own colours are rendered with."""
+        return replace(self, hue_bias=0.0, hue_direction=0.0, chroma_push=0.0)
 
     def value(self, name: str):
         """One setting by its flat name (own field or decode option)."""
@@ -255,15 +260,16 @@ def picture_cast(prediction: Prediction, probs: list[np.ndarray], settings: Rend
 def model_cast(prediction: Prediction, settings: RenderSettings) -> np.ndarray:
     """The overall tint of the model's own colours: the picture without slider or fitted biases. This is
     what cast removal takes a share of, so it never undoes a colour the user asked for."""
-    return picture_cast(prediction, posterior(prediction, settings.replace(hue_bias=0.0, chroma_push=0.0)), settings)
+    return picture_cast(prediction, posterior(prediction, settings.unbiased()), settings)
 
 
 def render_probs(prediction: Prediction, probs: list[np.ndarray], settings: RenderSettings,
-                 cast: np.ndarray | None = None) -> RenderResult:
+                 cast: np.ndarray | None = None, spared: np.ndarray | None = None) -> RenderResult:
     """Decode given posterior histograms into a full-resolution colour image.
 
     With ``settings.cast_removal`` that share of ``cast`` (:func:`model_cast`; needed whenever ``probs``
-    carry biases) is taken from every pixel; without ``cast``, the tint of ``probs``' own picture.
+    carry biases) is taken from every pixel, less where ``spared`` (grid weights in [0, 1]: hinted
+    colours) says; without ``cast``, the tint of ``probs``' own picture.
 
     Only small maps are computed here (colour and uncertainty on the prediction grid, the guided
     filter's coefficients); full resolution is made strip by strip (:class:`colorizer.strips.StripRender`),
@@ -272,7 +278,7 @@ def render_probs(prediction: Prediction, probs: list[np.ndarray], settings: Rend
     offset, uncertainty = prediction.scheme.decode_offset(probs, prediction.small_lightness, settings.decode)
     offset = offset.astype(np.float32)
     if settings.cast_removal > 0:
-        offset = remove_cast(offset, mean_cast(offset) if cast is None else cast, settings.cast_removal)
+        offset = remove_cast(offset, mean_cast(offset) if cast is None else cast, settings.cast_removal, spared)
     strips = StripRender(prediction.lightness, uncertainty.astype(np.float32))
     if settings.edge_aware and prediction.guide is not None:
         strips.coeffs = guided_coefficients(offset, prediction.guide)

@@ -186,14 +186,26 @@ class ReferencePixels:
 
 
 class RenderCache:
-    """What one photo's renders share: reference pixels (``references``, shareable between photos) and
-    the biases fitted on its prediction, and its overall tint. Thread-safe; use one per prediction."""
+    """What one photo's renders share: reference pixels (``references``, shareable between photos), the
+    biases fitted on its prediction (``memo``) and the latest of its model's tints (``latest``, one slot, so
+    slider drags never crowd the fits out). Thread-safe; use one per prediction."""
 
     def __init__(self, references: ReferencePixels | None = None, max_items: int = 64) -> None:
         self.references = references if references is not None else ReferencePixels()
         self._lock = threading.Lock()
         self._items: dict[Any, Any] = {}
         self._max = max_items
+        self._latest: tuple[Any, Any] | None = None
+
+    def latest(self, key: Any, make: Callable[[], Any]) -> Any:
+        """``make()``, kept for the newest ``key`` only (a value that changes with every slider step)."""
+        with self._lock:
+            if self._latest is not None and self._latest[0] == key:
+                return self._latest[1]
+        value = make()
+        with self._lock:
+            self._latest = (key, value)
+        return value
 
     def memo(self, key: Any, make: Callable[[], Any]) -> Any:
         """``make()``, computed once per ``key``."""
@@ -254,13 +266,14 @@ def render(prediction: Prediction, recipe: Recipe, *, display: Prediction | None
         raise ValueError("render: the display prediction must keep the histogram grid (grid_side=None)")
     ref_biases, fitted = _fitted_parts(prediction, recipe, cache)
     removal = recipe.settings.cast_removal * (1.0 - reference_share(recipe.reference))
-    cast = None
-    if removal > 0:  # the model's own tint; the display keeps the prediction's grid, so it is the same
-        plain = recipe.settings.replace(hue_bias=0.0, hue_direction=0.0, chroma_push=0.0, cast_removal=0.0)
-        cast = cache.memo(("cast", plain), lambda: model_cast(prediction, plain))
+    cast = None  # None: the picture's own tint is the model's (nothing biases it)
+    biased = bool(ref_biases is not None or fitted or recipe.sample is not None or recipe.settings.unbiased() != recipe.settings)
+    if removal > 0 and biased:  # the display keeps the prediction's grid, so the tint is the same on both
+        plain = recipe.settings.unbiased()
+        cast = cache.latest(plain, lambda: model_cast(prediction, plain))
+    spared = hint_weight(fitted)  # hinted colours keep exactly the colour asked for
+    result = _decode(display, recipe, _with_hints(ref_biases, fitted, prediction), removal, cast, spared)
     regions = [f.region for f in fitted if f.region is not None]
-    # edge-following hints keep exactly the colour asked for: their picture has no cast removed
-    result = _decode(display, recipe, _with_hints(ref_biases, fitted, prediction), 0.0 if regions else removal, cast)
     if regions:
         without = _decode(display, recipe, ref_biases, removal, cast)
         matte = hint_matte(display, regions)[..., None]
@@ -272,21 +285,25 @@ def render(prediction: Prediction, recipe: Recipe, *, display: Prediction | None
 
 
 def reference_share(reference: Reference | None) -> float:
-    """How far a reference's palette takes over the picture's overall tint (0..1, its amount): the
+    """How far a reference's palette takes over the picture's overall tint (its amount, 0..1): the
     renderer's cast removal is scaled down by this much, so a sepia or a teal palette is not undone."""
-    if reference is None or reference.strength <= 0:
-        return 0.0
-    return min(max(reference.amount, 0.0), 1.0)
+    return 0.0 if reference is None or reference.strength <= 0 else reference.amount
+
+
+def hint_weight(fitted: list[FittedHint]) -> np.ndarray | None:
+    """Where hints set the colour, on the prediction grid (their blend weights summed, at most 1); None
+    without hints."""
+    return np.minimum(np.sum([f.alpha for f in fitted], axis=0), 1.0).astype(np.float32) if fitted else None
 
 
 def _decode(display: Prediction, recipe: Recipe, biases: list | None, cast_removal: float,
-            cast: np.ndarray | None) -> RenderResult:
+            cast: np.ndarray | None, spared: np.ndarray | None = None) -> RenderResult:
     """The picture of ``display`` with ``biases`` (and the recipe's settings and adopted sample), with
-    ``cast_removal`` of the model's own overall tint ``cast`` taken away."""
+    ``cast_removal`` of the model's own overall tint ``cast`` taken away except where ``spared``."""
     settings = recipe.settings.replace(cast_removal=cast_removal)
     if recipe.sample is not None:
-        return render_sample(display, recipe.sample.draw(), settings, base=biases, cast=cast)
-    return render_probs(display, posterior(display, settings, biases), settings, cast)
+        return render_sample(display, recipe.sample.draw(), settings, base=biases, cast=cast, spared=spared)
+    return render_probs(display, posterior(display, settings, biases), settings, cast, spared)
 
 
 def render_alternatives(prediction: Prediction, recipe: Recipe, count: int, seed: int = 0, *,

@@ -96,18 +96,51 @@ def test_a_full_reference_owns_the_tint_and_none_leaves_the_removal(tmp_path: Pa
     np.testing.assert_array_equal(none, render(pred, Recipe(settings=with_removal)).rgb)
 
 
-def test_an_edge_following_hint_keeps_its_colour() -> None:
+@pytest.mark.parametrize("follow_edges", [True, False])
+def test_a_hint_keeps_its_colour(follow_edges: bool) -> None:
     from test_hint_regions import GREEN, scene, stroke
 
     pred = scene(sky_hue=0.6)  # a surely blue sky: a cast to remove
-    hint = (Hint(stroke(), GREEN),)
-    field = (slice(110, None), slice(10, 60))
+    if follow_edges:
+        hint, inside = (Hint(stroke(), GREEN),), (slice(110, None), slice(10, 60))
+    else:  # a footprint hint colours exactly its mask: here the whole field
+        mask = np.zeros((128, 192), np.uint8)
+        mask[64:] = 255
+        hint, inside = (Hint(mask, GREEN, follow_edges=False),), (slice(80, None), slice(None))
     hinted = {r: render(pred, Recipe(settings=RenderSettings().replace(cast_removal=r), hints=hint)).rgb for r in (0.0, 0.5)}
-    np.testing.assert_allclose(hinted[0.5][field], hinted[0.0][field], atol=0.01)
+    np.testing.assert_allclose(hinted[0.5][inside], hinted[0.0][inside], atol=0.01)
     sky = (slice(0, 40), slice(None))
     plain = render(pred, Recipe(settings=RenderSettings().replace(cast_removal=0.5))).rgb
     np.testing.assert_allclose(hinted[0.5][sky], plain[sky], atol=0.02)  # outside the hint: the cast-removed picture
     assert not np.allclose(hinted[0.5][sky], hinted[0.0][sky], atol=0.01)
+
+
+def test_half_a_reference_leaves_half_the_removal(tmp_path: Path) -> None:
+    pred = tinted_prediction()
+    path = tmp_path / "teal.png"
+    Image.fromarray(np.tile(np.array([60, 140, 140], np.uint8), (20, 30, 1))).save(path)
+    half = dataclasses.replace(Reference.from_file(path, strength=2.0), amount=0.5)
+    cache = RenderCache()
+    with_ref = [offsets(render(pred, Recipe(settings=SETTINGS.replace(cast_removal=r), reference=half), cache=cache).rgb)
+                for r in (0.0, 1.0)]
+    alone = [offsets(render(pred, Recipe(settings=SETTINGS.replace(cast_removal=r))).rgb) for r in (0.0, 0.5)]
+    removed_with_ref, removed_alone = with_ref[0] - with_ref[1], alone[0] - alone[1]
+    assert np.abs(removed_alone).max() > 0.02
+    np.testing.assert_allclose(removed_with_ref, removed_alone, atol=2e-3)  # the model's tint, half of it
+
+
+def test_slider_drags_keep_the_fits_cached(tmp_path: Path) -> None:
+    """The tint changes with every colour-strength step; it must not crowd the reference fit out of the cache."""
+    pred = tinted_prediction()
+    path = tmp_path / "sepia.png"
+    Image.fromarray(np.tile(np.array([150, 120, 80], np.uint8), (20, 30, 1))).save(path)
+    reference = dataclasses.replace(Reference.from_file(path, strength=2.0), amount=0.5)
+    cache = RenderCache(max_items=8)
+    render(pred, Recipe(settings=SETTINGS, reference=reference), cache=cache)
+    fits = [k for k in cache._items if k[0] == "reference"]
+    for gain in np.linspace(0.5, 2.0, 40):
+        render(pred, Recipe(settings=SETTINGS.replace(chroma_gain=float(gain)), reference=reference), cache=cache)
+    assert fits and [k for k in cache._items if k[0] == "reference"] == fits and len(cache._items) == 1
 
 
 @pytest.mark.parametrize("removal", [-0.1, 1.5, float("nan")])

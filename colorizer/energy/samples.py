@@ -85,35 +85,38 @@ def coherent_quantile(p: np.ndarray, q: float) -> np.ndarray:
 
 
 def render_quantile(prediction: Prediction, probs: list[np.ndarray], settings: RenderSettings, q: float,
-                    cast: np.ndarray | None = None) -> RenderResult:
+                    cast: np.ndarray | None = None, spared: np.ndarray | None = None) -> RenderResult:
     """Render with the chroma (or a, b) decoded at one quantile ``q`` for every pixel.
 
     Hue stays a circular mean (a quantile has no meaning on the circle; the hue bias moves it).
-    ``cast``: see :func:`colorizer.pipeline.render_probs` (default: the tint of ``probs`` at the median).
+    ``cast``, ``spared``: see :func:`colorizer.pipeline.render_probs` (default cast: the tint of ``probs`` at
+    the median).
     """
     if prediction.scheme.name == "lab_joint" or abs(q - 0.5) < 1e-6:
-        return render_probs(prediction, probs, settings, cast)
+        return render_probs(prediction, probs, settings, cast, spared)
     start = 1 if prediction.scheme.name == "hue_chroma" else 0
     moved = list(probs[:start]) + [coherent_quantile(p, q) for p in probs[start:]]
     if cast is None and settings.cast_removal > 0:
         cast = picture_cast(prediction, probs, settings)
-    result = render_probs(prediction, moved, settings, cast)
+    result = render_probs(prediction, moved, settings, cast, spared)
     result.probs = probs
     return result
 
 
 def render_sample(prediction: Prediction, draw: SampleDraw, settings: RenderSettings | None = None,
                   base: Sequence[np.ndarray | None] | None = None,
-                  sample_settings: SampleSettings | None = None, cast: np.ndarray | None = None) -> RenderResult:
+                  sample_settings: SampleSettings | None = None, cast: np.ndarray | None = None,
+                  spared: np.ndarray | None = None) -> RenderResult:
     """One sample: the draw's biases on top of ``base``, decoded at the draw's coherent quantile, with
-    cast removal measured on the model's own colours (``cast``, when known: :func:`colorizer.pipeline.model_cast`)."""
+    cast removal measured on the model's own colours (``cast``, when known: :func:`colorizer.pipeline.model_cast`)
+    and ``spared`` as in :func:`colorizer.pipeline.render_probs`."""
     ss = sample_settings or SampleSettings()
     settings = settings or RenderSettings()
     settings = settings.replace(fading_eta=min(settings.decode.fading_eta, ss.fading_eta))
     biases = add_biases(base, sample_bias(prediction.scheme, draw))
     if cast is None and settings.cast_removal > 0:
         cast = model_cast(prediction, settings)
-    return render_quantile(prediction, posterior(prediction, settings, biases), settings, draw.q, cast)
+    return render_quantile(prediction, posterior(prediction, settings, biases), settings, draw.q, cast, spared)
 
 
 def iter_samples(prediction: Prediction, n: int, seed: int = 0, settings: RenderSettings | None = None,

@@ -71,7 +71,9 @@ def render_settings(args: argparse.Namespace):
 
     names = ("method", "temperature", "fading_eta", "chroma_gain", "smoothing", "region_pooling", "cast_removal")
     changes = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
-    return RenderSettings().replace(**changes)
+    settings = RenderSettings().replace(**changes)
+    settings.check()
+    return settings
 
 
 def run_eval(args: argparse.Namespace) -> int:
