@@ -267,7 +267,8 @@ def render(prediction: Prediction, recipe: Recipe, *, display: Prediction | None
     ref_biases, fitted = _fitted_parts(prediction, recipe, cache)
     removal = recipe.settings.cast_removal * (1.0 - reference_share(recipe.reference))
     cast = None  # None: the picture's own tint is the model's (nothing biases it)
-    biased = bool(ref_biases is not None or fitted or recipe.sample is not None or recipe.settings.unbiased() != recipe.settings)
+    biased = bool(ref_biases is not None or fitted or recipe.sample is not None
+                  or recipe.settings.unbiased() != recipe.settings)
     if removal > 0 and biased:  # the display keeps the prediction's grid, so the tint is the same on both
         plain = recipe.settings.unbiased()
         cast = cache.latest(plain, lambda: model_cast(prediction, plain))
