@@ -263,6 +263,13 @@ def model_cast(prediction: Prediction, settings: RenderSettings) -> np.ndarray:
     return picture_cast(prediction, posterior(prediction, settings.unbiased()), settings)
 
 
+def needs_model_cast(settings: RenderSettings, fitted_biases: bool) -> bool:
+    """Whether a render must be given :func:`model_cast`: a cast is removed and the histograms carry
+    biases (``fitted_biases``: reference, hints, a sample; or the sliders'). Otherwise the picture's own
+    tint is the model's, and :func:`render_probs` measures it for free."""
+    return settings.cast_removal > 0 and (fitted_biases or settings.unbiased() != settings)
+
+
 def render_probs(prediction: Prediction, probs: list[np.ndarray], settings: RenderSettings,
                  cast: np.ndarray | None = None, spared: np.ndarray | None = None) -> RenderResult:
     """Decode given posterior histograms into a full-resolution colour image.
@@ -383,8 +390,9 @@ class Colorizer:
                extra_log_bias: Sequence[np.ndarray | None] | None = None) -> RenderResult:
         """Full-resolution colour and uncertainty from cached histograms (no network run)."""
         settings = settings or RenderSettings()
-        return render_probs(prediction, posterior(prediction, settings, extra_log_bias), settings,
-                            model_cast(prediction, settings) if settings.cast_removal > 0 else None)
+        fitted = extra_log_bias is not None and any(b is not None for b in extra_log_bias)
+        cast = model_cast(prediction, settings) if needs_model_cast(settings, fitted) else None
+        return render_probs(prediction, posterior(prediction, settings, extra_log_bias), settings, cast)
 
     def colorize(self, image: np.ndarray, settings: RenderSettings | None = None) -> RenderResult:
         """``predict`` then ``render``."""

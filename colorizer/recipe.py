@@ -24,7 +24,7 @@ from colorizer.energy import (FittedHint, Hint, SampleDraw, add_biases, blend_hi
 from colorizer.hint_regions import hint_matte, hint_region
 from colorizer.imageio import ImageReadError, load_rgb
 from colorizer.pipeline import (WORKING_SIZE, Colorizer, Prediction, RenderResult, RenderSettings, model_cast,
-                                posterior, render_probs, working_shape)
+                                needs_model_cast, posterior, render_probs, working_shape)
 
 REFERENCE_METHODS = ("energy", "quantile")
 REFERENCE_MAX_SIDE = 384  # references are read once and kept this small: their histograms need no more
@@ -267,10 +267,9 @@ def render(prediction: Prediction, recipe: Recipe, *, display: Prediction | None
     ref_biases, fitted = _fitted_parts(prediction, recipe, cache)
     removal = recipe.settings.cast_removal * (1.0 - reference_share(recipe.reference))
     cast = None  # None: the picture's own tint is the model's (nothing biases it)
-    biased = bool(ref_biases is not None or fitted or recipe.sample is not None
-                  or recipe.settings.unbiased() != recipe.settings)
-    if removal > 0 and biased:  # the display keeps the prediction's grid, so the tint is the same on both
-        plain = recipe.settings.unbiased()
+    fitted_biases = bool(ref_biases is not None or fitted or recipe.sample is not None)
+    if needs_model_cast(recipe.settings.replace(cast_removal=removal), fitted_biases):
+        plain = recipe.settings.unbiased()  # the display keeps the prediction's grid: the same tint on both
         cast = cache.latest(plain, lambda: model_cast(prediction, plain))
     spared = hint_weight(fitted)  # hinted colours keep exactly the colour asked for
     result = _decode(display, recipe, _with_hints(ref_biases, fitted, prediction), removal, cast, spared)
