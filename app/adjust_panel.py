@@ -87,6 +87,7 @@ class AdjustPanel(QWidget):
         super().__init__(parent)
         self._settings = RenderSettings()
         self._committed = self._settings
+        self.defaults = RenderSettings()  # what double-click resets to: the model in use's own settings
         self._updating = False
         self.sliders: dict[str, QSlider] = {}
         self.values: dict[str, QDoubleSpinBox] = {}
@@ -178,7 +179,7 @@ class AdjustPanel(QWidget):
 
     def reset_field(self, field: str) -> None:
         """One setting back to its default (double-click on its slider), as one undo step."""
-        self.set_value(field, RenderSettings().value(field))
+        self.set_value(field, self.defaults.value(field))
 
     def change_label(self, old: RenderSettings, new: RenderSettings) -> str:
         """The label of the first setting that differs (names the undo step)."""

@@ -81,7 +81,7 @@ class EditController(QObject):
 
     def reset(self) -> None:
         if self._active() is not None:
-            self.push(Recipe(), "Reset all adjustments")
+            self.push(Recipe(settings=self.session.default_settings()), "Reset all adjustments")
 
     def adopt_sample(self, index: int) -> None:
         doc = self._active()

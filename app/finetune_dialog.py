@@ -69,6 +69,10 @@ def describe_result(result: FinetuneResult) -> str:
             f"{new['psnr']:.2f} dB ({result.psnr_gain:+.2f}), colour error {start['ab_rmse']:.1f} → "
             f"{new['ab_rmse']:.1f}. Trained on {result.photos} photos in {result.seconds / 60:.1f} min"
             + (" (finished early)." if result.interrupted else "."))
+    look = result.look
+    if look and look["cast_removal"] != look["start_cast_removal"]:
+        text += (f" Your photos keep more of their overall tint, so it is shown with neutral balance "
+                 f"{look['cast_removal']:g} (the start model uses {look['start_cast_removal']:g}).")
     return text
 
 

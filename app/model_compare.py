@@ -3,7 +3,8 @@ beside the model in use (right pane), with the same edits.
 
 The bundled model's prediction of each photo is made once in the background and kept; every final
 render of the photo re-renders it with the photo's recipe (no network run), so both panes always
-show the same settings, reference and hints.
+show the same settings, reference and hints; a photo left at the model in use's own settings (a
+fine-tuned model's look) is shown with the bundled model's own on the left, each model as it comes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from colorizer.imageio import LoadedImage
 from colorizer.messages import one_line
-from colorizer.pipeline import Colorizer, Prediction
+from colorizer.pipeline import Colorizer, Prediction, RenderSettings
 from colorizer.recipe import Recipe, RenderCache
 
 from app import jobs
@@ -27,13 +28,15 @@ BUNDLED_CAPTION = "Bundled model"
 
 
 def compare_job(factory: Any, device: str, colorizer: Colorizer | None, loaded: LoadedImage,
-                prediction: Prediction | None, state: Recipe, cache: RenderCache, side: int
-                ) -> tuple[Colorizer | None, Prediction, dict]:
-    """(bundled colouriser, its prediction, a preview render with ``state``); the colouriser is loaded
-    and the network run only when not given."""
+                prediction: Prediction | None, state: Recipe, in_use_defaults: RenderSettings, cache: RenderCache,
+                side: int) -> tuple[Colorizer | None, Prediction, dict]:
+    """(bundled colouriser, its prediction, a preview render with ``state``, which takes the bundled
+    model's own settings where it holds ``in_use_defaults``); the colouriser is loaded and the network
+    run only when not given."""
+    colorizer = colorizer or factory(None, device)
     if prediction is None:
-        colorizer = colorizer or factory(None, device)
         prediction = colorizer.predict(loaded.lightness)
+    state = state.for_model(in_use_defaults, colorizer.default_settings)
     return colorizer, prediction, jobs.render_job(prediction, state, cache, side)
 
 
@@ -102,8 +105,8 @@ class ModelComparison(QObject):
             self._colorizer, self._device, self._kept = None, s.device, {}
         kept = self._kept.get(id(doc))
         prediction, cache = (kept[1], kept[2]) if kept is not None and kept[0] is doc else (None, RenderCache(s.references))
-        s.runner.submit(compare_job, s.factory, s.device, self._colorizer, doc.loaded, prediction, doc.state, cache,
-                        s.preview_side(), on_done=lambda r: self._on_done(doc, gen, cache, r),
+        s.runner.submit(compare_job, s.factory, s.device, self._colorizer, doc.loaded, prediction, doc.state,
+                        s.default_settings(), cache, s.preview_side(), on_done=lambda r: self._on_done(doc, gen, cache, r),
                         on_error=self._on_error, label="Colouring with the bundled model")
 
     def _on_done(self, doc: Document, gen: int, cache: RenderCache, result: tuple) -> None:

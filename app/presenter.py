@@ -57,6 +57,9 @@ class Presenter:
         w.model_label.setText("Model: loading…" if s.model_loading and s.colorizer is None else
                               f"Model: {model_title(s)}" if s.colorizer is not None else "Model: none")
         w.model_label.setToolTip("\n".join(model_provenance(s)))
+        w.adjust.defaults = s.default_settings()
+        if s.doc is not None and s.colorizer is not None:
+            self.show_panels(s.doc.state)  # a photo may have taken the new model's look
         w.actions.show_model(s.weights is None, s.colorizer is not None)
         if s.model_error and not s.model_loading:
             error, s.model_error = s.model_error, None  # said once
@@ -111,7 +114,7 @@ class Presenter:
         if doc is None:
             w.view.main.placeholder = EMPTY_TEXT
             w.samples.clear()
-            self.show_panels(Recipe())
+            self.show_panels(Recipe(settings=w.session.default_settings()))
             for row in ("Reference", "Current"):
                 w.energy.histogram.set_histogram(row, None)
             w.setWindowTitle("Colorizer")

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from colorizer.imageio import ImageReadError, is_image_file
 from colorizer.messages import one_line
-from colorizer.pipeline import Colorizer
+from colorizer.pipeline import Colorizer, RenderSettings
 from colorizer.recipe import ModelRef, Recipe, ReferencePixels, RenderCache
 from colorizer.sidecars import SidecarStore
 
@@ -93,8 +93,10 @@ class Session(QObject, SessionFiles):
 
     def _on_model(self, loaded: tuple[Colorizer, ModelRef], weights: str | None, device: str, remember: bool) -> None:
         changed = self.colorizer is not None
+        old_defaults = self.default_settings()
         self.model_loading, self.model_error = False, None
         self.colorizer, self.model = loaded
+        self._follow_model_look(old_defaults, self.default_settings())
         self.weights, self.device = weights, device
         if remember:
             self.store.set_weights(weights)
@@ -131,10 +133,25 @@ class Session(QObject, SessionFiles):
         """Use the weights file ``path`` (None: the bundled model) once it has loaded, and next time too."""
         self._load(path, self.device, remember=True)
 
+    def default_settings(self) -> RenderSettings:
+        """The model in use's own settings (a fine-tuned model's look); ``RenderSettings()`` before one loads."""
+        return self.colorizer.default_settings if self.colorizer is not None else RenderSettings()
+
     def starting_recipe(self) -> Recipe:
-        """What a newly opened photo starts from: the default look the user saved, or the defaults."""
+        """What a newly opened photo starts from: the default look the user saved, or the model's defaults."""
         look = self.store.default_look()
-        return look[1] if look is not None else Recipe()
+        return look[1] if look is not None else Recipe(settings=self.default_settings())
+
+    def _follow_model_look(self, old: RenderSettings, new: RenderSettings) -> None:
+        """Photos left at the previous model's default settings take the new model's (not an edit: no undo
+        step); photos with edited settings keep them."""
+        if old == new:
+            return
+        for doc in self.docs:
+            followed = doc.state.for_model(old, new)
+            if followed is not doc.state:
+                doc.state = followed
+                self.save_sidecar(doc)
 
     # ----- documents ----------------------------------------------------------------------------
     def open_files(self, paths: list[str | Path]) -> list[Document]:

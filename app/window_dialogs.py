@@ -43,7 +43,7 @@ def open_batch_dialog(w: "MainWindow") -> BatchDialog:
     default = w.store.default_look()
     if default is not None:
         looks[f"The default look “{default[0]}”"] = default[1]
-    looks["Default settings"] = Recipe()
+    looks["Default settings"] = Recipe(settings=w.session.default_settings())
     dlg = BatchDialog(lambda: w.session.colorizer, looks, w.session.sidecars, w.runner,
                       input_dir=str(w.store.value("folders/batch_in", "")) or (str(doc.path.parent) if doc else ""),
                       output_dir=str(w.store.value("folders/batch_out", "")), parent=w)

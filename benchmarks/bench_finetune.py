@@ -3,7 +3,8 @@
 For each source package (a "photographer": its photos share style and subjects), a user fine-tunes a
 start model on 20-40 of that package's photos with ``colorizer.train.finetune`` (its defaults, its own
 held-out tenth for early stopping and the refusal check), from an empty feature cache, then the
-start model and the fine-tuned one are measured (PSNR as ``colorizer eval``, default render settings) on:
+start model and the fine-tuned one are measured (PSNR as ``colorizer eval``, each with its own render defaults:
+the fine-tuned model's look is chosen on the user's photos, ``colorizer.train.finetune_look``) on:
 - ``rest``: the package's other photos (its split=train and split=val ones; never one the user gave);
 - ``val``: the split=val photos of the *other* packages (forgetting). The package's own split=val
   photos are left out of this figure: they are part of ``rest``.
@@ -17,6 +18,10 @@ same recipe as the bundled model on split=train *without that package* (``--init
 ``runs/cv/e0_base/<package>/weights.safetensors``): neither the start model nor the user's fine-tune has
 seen a photo it is measured on, and the start model has never seen the package at all, which is the
 user's situation (their family's photos are in no corpus). A package without a fold model is skipped.
+
+To tell what the training taught from what the look gives, the fine-tuned model is also measured on the rest
+with the start model's look (``rest_new_start_look``, column "taught"), and the start model with the chosen
+look (``rest_start_new_look``, column "look alone").
 
 The minutes are the user's whole ``finetune()`` call (photo checks, feature cache, training, the
 held-out comparison), wall clock, with the process's CPU seconds and the 1-minute load average beside
@@ -40,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from colorizer.pipeline import Colorizer
+from colorizer.pipeline import Colorizer, model_default_settings
 from colorizer.train.data import read_manifest_rows
 from colorizer.train.finetune import PHASES, FinetuneConfig, finetune
 from colorizer.train.folds import has_transparency, is_colourless
@@ -75,10 +80,11 @@ def choose(photos: list[Path], n_train: int, max_rest: int, seed: int, source: s
     return sorted(order[:n_train]), sorted(order[n_train:n_train + max_rest])
 
 
-def mean_psnr(weights, photos: list[Path], working_size: int) -> float:
-    """Mean PSNR (as ``colorizer eval``, default render settings) of ``weights`` on ``photos``, computed now:
-    scores are never cached between runs, since they depend on the rendering code as much as on the model."""
-    res = evaluate(Colorizer(weights, device="cpu", working_size=working_size), photos)
+def mean_psnr(weights, photos: list[Path], working_size: int, settings=None) -> float:
+    """Mean PSNR (as ``colorizer eval``; ``settings`` default to the model's own) of ``weights`` on ``photos``,
+    computed now: scores are never cached between runs, since they depend on the rendering code as much as on
+    the model."""
+    res = evaluate(Colorizer(weights, device="cpu", working_size=working_size), photos, settings)
     return round(float(res["model"]["psnr"]), 3)
 
 
@@ -101,11 +107,16 @@ def run_source(source: str, photos: list[Path], val_others: list[Path], init: Pa
            "load_before": round(load0, 2), "load_after": round(load1, 2), "phase_seconds": res.phase_seconds,
            "written": res.written is not None, "steps": res.steps, "best_step": res.best_step,
            "held_out_start": res.start, "held_out_new": res.new, "rest_photos": len(rest), "val_photos": len(val_others),
-           "start_sha256": read_metadata(init)["sha256"][:16]}
+           "start_sha256": read_metadata(init)["sha256"][:16], "look": res.look}
     ws = args.working_size
+    start_look = model_default_settings(start)
     row.update(rest_start=mean_psnr(start, rest, ws), rest_new=mean_psnr(new, rest, ws),
+               rest_new_start_look=mean_psnr(new, rest, ws, start_look),
+               rest_start_new_look=mean_psnr(start, rest, ws, model_default_settings(new)),
                val_start=mean_psnr(start, val_others, ws), val_new=mean_psnr(new, val_others, ws))
     row["rest_gain"] = round(row["rest_new"] - row["rest_start"], 3)
+    row["taught_gain"] = round(row["rest_new_start_look"] - row["rest_start"], 3)
+    row["look_gain"] = round(row["rest_start_new_look"] - row["rest_start"], 3)
     row["val_gain"] = round(row["val_new"] - row["val_start"], 3)
     return row
 
@@ -115,26 +126,37 @@ def summarise(rows: list[dict]) -> dict:
     def mean(key: str, delivered: bool = False) -> float:
         return round(float(np.mean([r[key] if (r["written"] or not delivered) else 0.0 for r in rows])), 3)
 
-    return {"rest_gain": mean("rest_gain"), "val_gain": mean("val_gain"), "max_minutes": max(r["minutes"] for r in rows),
+    return {"rest_gain": mean("rest_gain"), "taught_gain": mean("taught_gain"), "look_gain": mean("look_gain"), "val_gain": mean("val_gain"), "max_minutes": max(r["minutes"] for r in rows),
             "max_cpu_minutes": max(r["cpu_minutes"] for r in rows),
             "delivered_rest_gain": mean("rest_gain", True), "delivered_val_gain": mean("val_gain", True)}
+
+
+def look_text(look: dict) -> str:
+    """The chosen neutral balance, with the start model's when it differs ("-" when none was chosen)."""
+    if not look:
+        return "-"
+    chosen, start = look["cast_removal"], look["start_cast_removal"]
+    return f"{chosen:g}" if chosen == start else f"{chosen:g} (start {start:g})"
 
 
 def format_table(rows: list[dict], summary: dict) -> str:
     """A Markdown table: one row per package, then the means against the issue's targets."""
     phases = " / ".join(p.split()[0] for p in PHASES)
     lines = ["| source | photos (train+held-out) / rest / val | minutes (CPU min, load) | seconds per phase "
-             f"({phases}) | kept | best step | rest PSNR start → new | gain | val PSNR start → new | gain |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             f"({phases}) | kept | best step | look (neutral balance) | rest PSNR start → new | gain | taught | look alone | "
+             "val PSNR start → new | gain |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         secs = " / ".join(f"{r['phase_seconds'].get(p, 0):.0f}" for p in PHASES)
         lines.append(f"| {r['source']} | {r['photos']}+{r['held_out']} / {r['rest_photos']} / {r['val_photos']} | "
                      f"{r['minutes']:.1f} ({r['cpu_minutes']:.1f}, {r['load_before']:.1f}) | {secs} | "
-                     f"{'yes' if r['written'] else 'no'} | {r['best_step']}/{r['steps']} | "
-                     f"{r['rest_start']:.2f} → {r['rest_new']:.2f} | {r['rest_gain']:+.2f} | "
+                     f"{'yes' if r['written'] else 'no'} | {r['best_step']}/{r['steps']} | {look_text(r['look'])} | "
+                     f"{r['rest_start']:.2f} → {r['rest_new']:.2f} | {r['rest_gain']:+.2f} | {r['taught_gain']:+.2f} | {r['look_gain']:+.2f} | "
                      f"{r['val_start']:.2f} → {r['val_new']:.2f} | {r['val_gain']:+.2f} |")
     lines.append("")
-    lines.append(f"Mean gain on the packages' rest {summary['rest_gain']:+.2f} dB (target ≥ +0.5), on split=val "
+    lines.append(f"Mean gain on the packages' rest {summary['rest_gain']:+.2f} dB (target ≥ +0.5; taught by the "
+                 f"training alone, with the start model's look: {summary['taught_gain']:+.2f}; the chosen look alone, "
+                 f"on the start model: {summary['look_gain']:+.2f}), on split=val "
                  f"{summary['val_gain']:+.2f} dB (target ≥ −0.2); slowest fine-tune {summary['max_minutes']:.1f} min "
                  f"wall, {summary['max_cpu_minutes']:.1f} CPU min (target ≤ 5 min). As delivered (a refused model "
                  f"leaves the start model): rest {summary['delivered_rest_gain']:+.2f}, "
@@ -159,6 +181,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--json-out", type=Path)
     p.add_argument("--md-out", type=Path)
     defaults = FinetuneConfig()
+    p.add_argument("--keep-look", action="store_true", help="no look choice (the fine-tune's choose_look off)")
     for name in ("steps", "lr", "l2sp", "augs_per_image", "pixel_batch", "check_every", "head_scope"):
         p.add_argument("--" + name.replace("_", "-"), type=type(getattr(defaults, name)), default=getattr(defaults, name))
     return p.parse_args(argv)
@@ -170,6 +193,7 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(args.threads)
     config = FinetuneConfig(steps=args.steps, lr=args.lr, l2sp=args.l2sp, augs_per_image=args.augs_per_image,
                             pixel_batch=args.pixel_batch, check_every=args.check_every, head_scope=args.head_scope,
+                            choose_look=not args.keep_look,
                             device="cpu", threads=args.threads, cache_dir=str(args.cache_dir / "features"),
                             working_size=args.working_size)
     by_source, val = corpus_photos(args.corpus)

@@ -65,7 +65,8 @@ def add_colorize_command(subparsers: argparse._SubParsersAction) -> None:
                            f"(default {RenderSettings().region_pooling})")
     look.add_argument("--cast-removal", type=float, metavar="S",
                       help="0..1: share of the picture's overall tint taken away, so gray backdrops, walls and paper "
-                           f"stay neutral (default {RenderSettings().cast_removal})")
+                           f"stay neutral (default {RenderSettings().cast_removal}, or the model's own: a fine-tuned model's "
+                           "is chosen on its photos)")
     look.add_argument("--working-size", type=int, metavar="N",
                       help=f"longest side the network sees (default {WORKING_SIZE})")
     p.add_argument("--samples", type=int, default=0, metavar="N", help="also write N alternative colourisations <stem>_sK.png")
@@ -89,11 +90,18 @@ class UsageError(Exception):
     """A problem with the command line or a file it names (exit status 2, one line on stderr)."""
 
 
+def setting_changes(args: argparse.Namespace) -> dict:
+    """The render settings named on the command line (``--chroma-gain``...), by setting name."""
+    return {setting: getattr(args, option) for option, setting in SETTING_OPTIONS.items()
+            if getattr(args, option) is not None}
+
+
 def recipe_from_args(args: argparse.Namespace) -> Recipe:
-    """The recipe of ``--recipe`` (or the default) with the options given on the command line applied."""
+    """The recipe of ``--recipe`` (or the default) with the options given on the command line applied.
+    Without ``--recipe`` the settings start from ``RenderSettings()``; ``run_colorize`` moves them onto
+    the loaded model's own defaults (a fine-tuned model's look)."""
     base = load_recipe(args.recipe) if args.recipe is not None else Recipe()
-    changes = {setting: getattr(args, option) for option, setting in SETTING_OPTIONS.items()
-               if getattr(args, option) is not None}
+    changes = setting_changes(args)
     reference = base.reference
     strength = args.match_strength if args.match_strength is not None else (reference.strength if reference else 1.0)
     method = args.reference_method or (reference.method if reference else "energy")
@@ -177,6 +185,8 @@ def run_colorize(args: argparse.Namespace) -> int:
             log.warning("warning: %s was made with the model %s; colouring with %s, colours may differ",
                         args.recipe, recipe.model.name, model.name)
         recipe = recipe.replace(model=model)
+        if args.recipe is None:  # no saved look: the model's own defaults, under the options given
+            recipe = recipe.replace(settings=colorizer.default_settings.replace(**setting_changes(args)))
         if args.save_recipe is not None:
             refuse_replacing_a_non_recipe(args.save_recipe)
             try:

@@ -24,7 +24,7 @@ from colorizer.color import gray_to_lightness
 from colorizer.limits import check_number
 from colorizer.regions import pool_regions, segment_grid
 from colorizer.strips import RenderResult, StripRender, is_streamed
-from colorizer.weights import LoadedWeights, load_weights
+from colorizer.weights import LoadedWeights, WeightsError, load_weights
 
 log = logging.getLogger(__name__)
 GUIDE_SCALE = 2  # the guided filter's resolution, in multiples of the prediction grid
@@ -348,11 +348,23 @@ def make_prediction(log_probs: list[np.ndarray], lightness: np.ndarray, working:
                       scheme=scheme, working_size=shape, guide=guide)
 
 
+def model_default_settings(weights: LoadedWeights) -> RenderSettings:
+    """``RenderSettings()`` with the weights' ``render_defaults`` applied; WeightsError if they are damaged."""
+    try:
+        return RenderSettings.from_dict(weights.render_defaults)
+    except ValueError as exc:
+        raise WeightsError(f"{weights.path or 'weights'}: damaged render defaults ({exc})") from None
+
+
 class Colorizer:
-    """Predict once, render many times. Thin shells (CLI, app) all use this class."""
+    """Predict once, render many times. Thin shells (CLI, app) all use this class.
+
+    ``default_settings``: what this model's pictures are rendered with unless the user sets something:
+    ``RenderSettings()`` with the weights file's ``render_defaults`` (a fine-tuned model's look) applied."""
 
     def __init__(self, weights: LoadedWeights, device: str = "auto", working_size: int = WORKING_SIZE) -> None:
         self.weights = weights
+        self.default_settings = model_default_settings(weights)
         self.scheme = weights.scheme
         self.device = resolve_device(device)
         self.model = weights.model.to(self.device).eval()
@@ -388,8 +400,9 @@ class Colorizer:
 
     def render(self, prediction: Prediction, settings: RenderSettings | None = None,
                extra_log_bias: Sequence[np.ndarray | None] | None = None) -> RenderResult:
-        """Full-resolution colour and uncertainty from cached histograms (no network run)."""
-        settings = settings or RenderSettings()
+        """Full-resolution colour and uncertainty from cached histograms (no network run); ``settings``
+        default to the model's own (``default_settings``)."""
+        settings = settings or self.default_settings
         fitted = extra_log_bias is not None and any(b is not None for b in extra_log_bias)
         cast = model_cast(prediction, settings) if needs_model_cast(settings, fitted) else None
         return render_probs(prediction, posterior(prediction, settings, extra_log_bias), settings, cast)

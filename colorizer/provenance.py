@@ -20,7 +20,8 @@ def describe_provenance(training: dict[str, Any] | None) -> dict[str, Any]:
         return {"kind": "fine-tuned", "base_model": base.get("file"), "base_sha256": base.get("sha256"),
                 "photos": tuned.get("photos"), "held_out_photos": tuned.get("held_out_photos"),
                 "photos_hash": tuned.get("photos_hash"), "held_out": tuned.get("held_out"),
-                "date": tuned.get("date"), "seconds": tuned.get("seconds"), "skipped": tuned.get("skipped")}
+                "date": tuned.get("date"), "seconds": tuned.get("seconds"), "skipped": tuned.get("skipped"),
+                "look": tuned.get("look") if isinstance(tuned.get("look"), dict) else None}
     data = training.get("data")
     if isinstance(data, dict):
         where = f"{data.get('manifest')} split={data.get('split')}" if data.get("manifest") else "folders"
@@ -50,6 +51,12 @@ def format_provenance(summary: dict[str, Any]) -> list[str]:
         if held:
             lines.append(f"on its {summary.get('held_out_photos')} held-out photos: {base} {_figures(held.get('start'))}; "
                          f"fine-tuned {_figures(held.get('new'))}")
+        look = summary.get("look") or {}
+        if look.get("cast_removal") is not None:
+            chosen, start = look["cast_removal"], look.get("start_cast_removal")
+            lines.append(f"shown with neutral balance {chosen:g}, chosen on its photos"
+                         + (f" (the start model uses {start:g})" if start is not None and start != chosen else
+                            " (as the start model)"))
         return lines
     if summary.get("kind") == "trained":
         line = f"trained on {summary.get('photos')} photos ({summary.get('data')}), {summary.get('steps')} steps"

@@ -149,6 +149,11 @@ class Recipe:
         """This recipe with ``look``'s settings and reference (its own hints kept, an adopted sample dropped)."""
         return self.replace(settings=look.settings, reference=look.reference, sample=None)
 
+    def for_model(self, old_defaults: RenderSettings, new_defaults: RenderSettings) -> "Recipe":
+        """This recipe for another model: settings left at one model's defaults (``old_defaults``, e.g. the
+        bundled look) become the other's (``new_defaults``, e.g. a fine-tuned model's look); edited ones stay."""
+        return self.replace(settings=new_defaults) if self.settings == old_defaults else self
+
 
 # ----- rendering ---------------------------------------------------------------------------------
 class ReferencePixels:

@@ -3,7 +3,8 @@
 The safetensors header metadata holds:
 - ``format``: ``colorizer-weights``; ``format_version``: an integer as text;
 - ``config``: JSON with ``model`` (ModelConfig), ``scheme`` (BinScheme), ``training`` (provenance),
-  ``colorizer_version``;
+  ``render_defaults`` (flat render settings this model is shown with unless the user sets them; empty for
+  most models, chosen on the user's photos by ``colorizer finetune``), ``colorizer_version``;
 - ``sha256``: digest of all tensors (name, dtype, shape, bytes, in name order).
 """
 
@@ -39,6 +40,7 @@ class LoadedWeights:
     scheme: BinScheme
     training: dict = field(default_factory=dict)
     path: Path | None = None
+    render_defaults: dict = field(default_factory=dict)  # checked by pipeline.Colorizer (RenderSettings.from_dict)
 
 
 def default_weights_path() -> Path:
@@ -61,8 +63,9 @@ def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
 
 
 def save_weights(path: str | Path, model: HypercolumnColorizer, scheme: BinScheme, training: dict | None = None,
-                 half: bool = True) -> Path:
-    """Write ``model`` atomically; float parameters are stored as fp16 when ``half`` (BN statistics stay fp32)."""
+                 half: bool = True, render_defaults: dict | None = None) -> Path:
+    """Write ``model`` atomically; float parameters are stored as fp16 when ``half`` (BN statistics stay fp32).
+    ``render_defaults``: flat render settings the model is shown with by default (see the module docstring)."""
     path = Path(path)
     tensors = {}
     for name, t in model.state_dict().items():
@@ -72,6 +75,8 @@ def save_weights(path: str | Path, model: HypercolumnColorizer, scheme: BinSchem
         tensors[name] = t.clone()
     config = {"model": model.config.to_dict(), "scheme": scheme.to_dict(), "training": training or {},
               "colorizer_version": __version__}
+    if render_defaults:
+        config["render_defaults"] = dict(render_defaults)
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": json.dumps(config),
                 "sha256": tensors_digest(tensors)}
     return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
@@ -110,6 +115,8 @@ def read_metadata(path: str | Path) -> dict:
         raise WeightsError(f"{path}: missing or damaged config in weights metadata") from exc
     if not isinstance(config, dict) or not isinstance(config.get("model"), dict) or not isinstance(config.get("scheme"), dict):
         raise WeightsError(f"{path}: missing or damaged config in weights metadata")
+    if not isinstance(config.get("render_defaults", {}), dict):
+        raise WeightsError(f"{path}: damaged render defaults in weights metadata")
     config["sha256"] = meta.get("sha256", "")
     return config
 
@@ -139,4 +146,5 @@ def load_weights(path: str | Path | None = None) -> LoadedWeights:
         first = str(exc).splitlines()[0]
         raise WeightsError(f"{path}: tensors do not match the model architecture ({first})") from exc
     model.eval()
-    return LoadedWeights(model=model, scheme=scheme, training=config.get("training", {}), path=path)
+    return LoadedWeights(model=model, scheme=scheme, training=config.get("training", {}), path=path,
+                         render_defaults=config.get("render_defaults", {}))

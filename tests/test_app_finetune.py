@@ -98,9 +98,9 @@ def test_teach_from_a_folder_then_compare_with_the_bundled_model(qtbot, win, pho
     assert dlg.running and not dlg.start.isEnabled() and dlg.cancel_button.text() == "Cancel"
     qtbot.waitUntil(lambda: not dlg.running, timeout=TIMEOUT * 4)
     phases = [p.phase for p in seen]
-    assert {"checking photos", "caching features", "training", "comparing"} <= set(phases)
+    assert {"checking photos", "caching features", "training", "choosing look", "comparing"} <= set(phases)
     assert any(p.phase == "training" and p.eta_seconds is not None for p in seen)
-    assert any(t.startswith("Step 4 of 5: training — ") and "left in this step" in t for t in shown)
+    assert any(t.startswith("Step 4 of 6: training — ") and "left in this step" in t for t in shown)
     assert dlg.phase.text().startswith("Finished in ") and dlg.progress.value() == dlg.progress.maximum()
 
     stored = tmp_path / "models" / "Grandma's garden.safetensors"

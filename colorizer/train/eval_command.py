@@ -65,13 +65,14 @@ def eval_paths(args: argparse.Namespace) -> list[Path]:
     return paths[: args.limit] if args.limit else paths
 
 
-def render_settings(args: argparse.Namespace):
-    """The render settings that eval's options ask for (defaults elsewhere)."""
+def render_settings(args: argparse.Namespace, defaults=None):
+    """The render settings that eval's options ask for, on top of ``defaults`` (a model's
+    ``default_settings``; ``RenderSettings()`` when None)."""
     from colorizer.pipeline import RenderSettings
 
     names = ("method", "temperature", "fading_eta", "chroma_gain", "smoothing", "region_pooling", "cast_removal")
     changes = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
-    settings = RenderSettings().replace(**changes)
+    settings = (defaults or RenderSettings()).replace(**changes)
     settings.check()
     return settings
 
@@ -94,7 +95,8 @@ def run_eval(args: argparse.Namespace) -> int:
             print("colorizer eval: no images found", file=sys.stderr)
             return 1
         colorizer = Colorizer.load(args.weights, device=args.device, working_size=args.working_size)
-        result = evaluate(colorizer, paths, render_settings(args), contact_sheet=args.contact_sheet,
+        settings = render_settings(args, colorizer.default_settings)
+        result = evaluate(colorizer, paths, settings, contact_sheet=args.contact_sheet,
                           variant="old_print" if args.old_print else "clean",
                           reference_from_gt=args.reference_from_gt, progress=not args.json)
     except (DataError, WeightsError, OSError, ValueError) as exc:

@@ -8,8 +8,10 @@ ETA per phase, cancel or finish early through a :class:`FinetuneControl`):
 2. train the head only, on cached backbone features with the augmentations recorded in the start
    model's recipe, pulled towards the start weights (L2-SP, no weight decay), keeping the step with
    the lowest loss on the held-out photos (early stopping); Ctrl+C or "finish now" keeps the best so far;
-3. compare the start and the new model on the held-out photos (PSNR, ab RMSE), and write the new
-   weights (atomically, provenance in the header) only when they are better there.
+3. choose the new model's look on the training photos (:mod:`colorizer.train.finetune_look`: how much of
+   the overall tint to take away, never more than the start model does);
+4. compare the start and the new model, each with its own look, on the held-out photos (PSNR, ab RMSE),
+   and write the new weights (atomically, provenance and look in the header) only when they are better there.
 
 Any weights file can be the start (ensembles of heads and global scene features included).
 """
@@ -25,14 +27,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from colorizer.pipeline import WORKING_SIZE
+from colorizer.pipeline import WORKING_SIZE, Colorizer
 from colorizer.train.config import TrainConfig
 from colorizer.train.finetune_data import (Screening, collect_photos, holdout_count, photos_digest, screen_photos,
                                            split_holdout)
+from colorizer.train.finetune_look import choose_look
 from colorizer.weights import LoadedWeights, default_weights_path, load_weights, read_metadata, save_weights
 
 # The phases a fine-tune goes through, in order (``FinetuneProgress.phase``).
-PHASES = ("checking photos", "reading photos", "caching features", "training", "comparing")
+PHASES = ("checking photos", "reading photos", "caching features", "training", "choosing look", "comparing")
 # Recipe fields taken from the start model's training record: what its training photos looked like.
 INHERITED = ("window", "positions", "min_size", "max_size", "rotate", "background", "old_print", "lambda_hue",
              "dropout", "gray_threshold")
@@ -68,6 +71,7 @@ class FinetuneConfig:
     min_train: int = 2
     min_side: int = 128  # photos whose shorter side is smaller are skipped as tiny
     min_gain_db: float = 0.0  # write only if held-out PSNR improves by more than this
+    choose_look: bool = True  # choose the tint removal on the training photos (finetune_look); False keeps the start's
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
@@ -145,6 +149,7 @@ class FinetuneResult:
     seconds: float
     interrupted: bool
     start_model: str
+    look: dict[str, Any] = field(default_factory=dict)  # finetune_look.LookChoice.to_json() (empty: not chosen)
     phase_seconds: dict[str, float] = field(default_factory=dict)  # wall seconds per phase (approximate)
     model: LoadedWeights | None = field(default=None, repr=False)
     skipped_files: list[tuple[str, str, str]] = field(default_factory=list, repr=False)  # (reason, path, detail)
@@ -227,17 +232,15 @@ def training_config(config: FinetuneConfig, meta: dict, init: Path, train_paths:
     return TrainConfig(**settings)
 
 
-def held_out_figures(start: LoadedWeights, new: LoadedWeights, paths: Sequence[Path], config: FinetuneConfig,
-                     report: _Reporter) -> tuple[dict, dict, dict]:
-    """(start, new, gray) PSNR and ab RMSE on the held-out photos, rendered as ``colorizer eval`` does."""
-    from colorizer.pipeline import Colorizer
+def held_out_figures(start: Colorizer, new: Colorizer, paths: Sequence[Path], report: _Reporter) -> tuple[dict, dict, dict]:
+    """(start, new, gray) PSNR and ab RMSE on the held-out photos, each model rendered with its own look,
+    as ``colorizer eval`` does."""
     from colorizer.train.metrics import evaluate
 
     figures = []
-    for n, weights in enumerate((start, new)):
+    for n, colorizer in enumerate((start, new)):
         report("comparing", n, 2)
-        res = evaluate(Colorizer(weights, device=config.device, working_size=config.working_size), list(paths))
-        figures.append(res)
+        figures.append(evaluate(colorizer, list(paths)))
     report("comparing", 2, 2)
     pick = ("psnr", "ab_rmse")
     return ({k: figures[0]["model"][k] for k in pick}, {k: figures[1]["model"][k] for k in pick},
@@ -305,15 +308,22 @@ def finetune(photos: Sequence[str | Path], out: str | Path, init: str | Path | N
             raise FinetuneCancelled("fine-tuning stopped before training began; nothing was written") from None
         report.check_cancelled()
         new = load_weights(trained.weights)
-    start = load_weights(init_path)
+    start = Colorizer(load_weights(init_path), device=config.device, working_size=config.working_size)
+    look = None
+    if config.choose_look:
+        look = choose_look(start, [screening.usable[i] for i in train_idx],
+                           report=lambda done, total: report("choosing look", done, total))
+        report.check_cancelled()
+    new.render_defaults = {**start.weights.render_defaults, **(look.render_defaults() if look else {})}
     held_paths = [screening.usable[i] for i in held_idx]
-    start_fig, new_fig, gray_fig = held_out_figures(start, new, held_paths, config, report)
+    start_fig, new_fig, gray_fig = held_out_figures(
+        start, Colorizer(new, device=config.device, working_size=config.working_size), held_paths, report)
     report.check_cancelled()
     result = FinetuneResult(
         written=None, refused=None, photos=len(train_idx), held_out=len(held_idx), skipped=screening.skipped_counts,
         start=start_fig, new=new_fig, gray=gray_fig, steps=trained.steps,
         best_step=int(new.training.get("best_step") or trained.steps), seconds=0.0,
-        interrupted=trained.interrupted, start_model=init_path.name, model=new,
+        interrupted=trained.interrupted, start_model=init_path.name, model=new, look=look.to_json() if look else {},
         skipped_files=[(reason, path, detail) for reason, items in screening.skipped.items() for path, detail in items])
     if result.psnr_gain <= config.min_gain_db:
         result.refused = (f"not written: on the {len(held_idx)} held-out photos the new model is not better than "
@@ -325,7 +335,7 @@ def finetune(photos: Sequence[str | Path], out: str | Path, init: str | Path | N
     if result.refused is None:
         record = public_record(new.training, init_path)
         record["finetune"] = finetune_record(result, screening, meta, config)
-        result.written = save_weights(out, new.model, new.scheme, record)
+        result.written = save_weights(out, new.model, new.scheme, record, render_defaults=new.render_defaults)
         new.training, new.path = record, result.written
     return result
 
@@ -368,5 +378,5 @@ def finetune_record(result: FinetuneResult, screening: Screening, meta: dict, co
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seconds": result.seconds,
         "phase_seconds": result.phase_seconds,
         "skipped": result.skipped, "steps": result.steps, "best_step": result.best_step,
-        "interrupted": result.interrupted, "settings": settings,
+        "interrupted": result.interrupted, "settings": settings, "look": result.look,
     }

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from colorizer.train.finetune import FinetuneConfig, FinetuneProgress, FinetuneResult
+from colorizer.train.finetune import PHASES, FinetuneConfig, FinetuneProgress, FinetuneResult
 
 EXIT_REFUSED = 3
 EXIT_INTERRUPTED = 130
@@ -48,6 +48,9 @@ def add_finetune_command(subparsers: argparse._SubParsersAction) -> argparse.Arg
                    help=f"augmented crops per photo (default: {DEFAULTS.augs_per_image})")
     a.add_argument("--min-gain", type=float, default=DEFAULTS.min_gain_db, metavar="DB",
                    help=f"write only if held-out PSNR improves by more than this (default: {DEFAULTS.min_gain_db})")
+    a.add_argument("--keep-look", action="store_true",
+                   help="show the new model with the start model's neutral balance instead of choosing it on your "
+                        "photos (by default less tint removal is chosen when your photos score better with it)")
     a.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default: {DEFAULTS.seed})")
     p.set_defaults(func=run_finetune)
     return p
@@ -69,7 +72,7 @@ class ProgressBars:
         if p.phase != self.phase:
             self.close()
             self.phase = p.phase
-            self.bar = tqdm(total=p.total, desc=f"[{p.index}/5] {p.phase}", file=sys.stderr, dynamic_ncols=True,
+            self.bar = tqdm(total=p.total, desc=f"[{p.index}/{len(PHASES)}] {p.phase}", file=sys.stderr, dynamic_ncols=True,
                             unit="step" if p.phase == "training" else "")
         self.bar.total = p.total
         self.bar.update(max(0, p.done - self.bar.n))
@@ -91,6 +94,11 @@ def format_summary(result: FinetuneResult) -> str:
              f"{'on the held-out photos':28s} {'PSNR (dB)':>10s} {'ab RMSE':>10s}"]
     for label, fig in (("gray input", result.gray), (result.start_model, result.start), ("fine-tuned", result.new)):
         lines.append(f"{label[:28]:28s} {fig['psnr']:10.2f} {fig['ab_rmse']:10.2f}")
+    look = result.look
+    if look.get("psnr"):
+        scores = ", ".join(f"{float(k):g}: {v:.2f} dB" for k, v in sorted(look["psnr"].items(), key=lambda kv: -float(kv[0])))
+        lines.append(f"look: neutral balance {look['cast_removal']:g} (the start model uses {look['start_cast_removal']:g}; "
+                     f"{result.start_model} on your {look['photos']} training photos: {scores})")
     return "\n".join(lines)
 
 
@@ -102,7 +110,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     bars = ProgressBars(not args.quiet)
     try:
         config = FinetuneConfig(steps=args.steps, lr=args.lr, l2sp=args.l2sp, augs_per_image=args.augs_per_image,
-                                min_gain_db=args.min_gain, seed=args.seed, device=args.device, threads=args.threads,
+                                min_gain_db=args.min_gain, choose_look=not args.keep_look, seed=args.seed, device=args.device, threads=args.threads,
                                 cache_dir=args.cache_dir)
         result = finetune(args.photos, args.out, init=args.init, config=config, progress=bars)
     except (FinetuneError, DataError, WeightsError, ValueError, OSError) as exc:

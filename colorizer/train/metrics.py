@@ -113,7 +113,8 @@ def evaluate(colorizer, paths: list[Path], settings=None, contact_sheet: str | P
              reference_from_gt: bool = False, progress: bool = False, variant: str = "clean") -> dict:
     """Colourise the luma of each photo with ``colorizer`` (a pipeline.Colorizer) and score it.
 
-    Every picture is rendered by ``colorizer.recipe.render`` with ``settings``; ``reference_from_gt``
+    Every picture is rendered by ``colorizer.recipe.render`` with ``settings`` (default: the model's own,
+    ``colorizer.default_settings``); ``reference_from_gt``
     adds each photo's own colours as the reference palette (energy transfer, default strength);
     ``variant="old_print"`` gives the colouriser a seeded old-print version of each gray (the
     truth stays the clean photo; the gray baseline is that degraded input). A photo that cannot be
@@ -122,7 +123,7 @@ def evaluate(colorizer, paths: list[Path], settings=None, contact_sheet: str | P
     """
     from tqdm import tqdm
 
-    recipe = Recipe() if settings is None else Recipe(settings=settings)
+    recipe = Recipe(settings=colorizer.default_settings if settings is None else settings)
     model_acc, gray_acc = MetricAccumulator(), MetricAccumulator()
     rows, per_image, skipped, seconds = [], [], [], 0.0
     for path in tqdm(paths, desc="evaluating", unit="img", disable=not progress):
