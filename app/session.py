@@ -150,8 +150,12 @@ class Session(QObject, SessionFiles):
         for doc in self.docs:
             followed = doc.state.for_model(old, new)
             if followed is not doc.state:
+                starting = not doc.edits_saved and doc.state == doc.saved_state  # no sidecar: nothing to write
                 doc.state = followed
-                self.save_sidecar(doc)
+                if starting:
+                    doc.saved_state = followed
+                else:
+                    self.save_sidecar(doc)
 
     # ----- documents ----------------------------------------------------------------------------
     def open_files(self, paths: list[str | Path]) -> list[Document]:

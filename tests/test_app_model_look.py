@@ -19,6 +19,7 @@ from colorizer.bins import BinScheme
 from colorizer.model import ModelConfig, build_model
 from colorizer.pipeline import Colorizer, RenderSettings
 from colorizer.recipe import Recipe, RenderCache
+from colorizer.sidecars import sidecar_path
 from colorizer.weights import save_weights
 
 from app import jobs
@@ -78,6 +79,7 @@ def test_photos_follow_the_model_in_uses_look_unless_edited(qtbot, win, models, 
     use(qtbot, win, mine)
     assert untouched.state.settings == LOOK                            # followed the fine-tuned model's look
     assert edited.state.settings == RenderSettings().replace(chroma_gain=0.7)  # an edit stays
+    assert not sidecar_path(untouched.path).exists() and sidecar_path(edited.path).is_file()  # no edit: no file
     assert win.session.doc is edited and win.adjust.settings().value("chroma_gain") == 0.7
     win.session.activate(untouched)
     settle(qtbot, win)
