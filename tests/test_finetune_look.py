@@ -123,3 +123,17 @@ def test_damaged_render_defaults_are_a_clear_error(warm, tmp_path: Path) -> None
     unknown = save_weights(tmp_path / "unknown.safetensors", tuned.model, tuned.scheme, render_defaults={"sparkle": 1})
     with pytest.raises(WeightsError, match="unknown render setting 'sparkle'"):
         Colorizer.load(unknown, device="cpu")
+
+
+def test_the_command_line_summary_shows_the_look() -> None:
+    from colorizer.train.finetune import FinetuneResult
+    from colorizer.train.finetune_command import format_summary
+
+    figures = {"psnr": 20.0, "ab_rmse": 10.0}
+    result = FinetuneResult(written=None, refused=None, photos=8, held_out=2, skipped={}, start=figures, new=figures,
+                            gray=figures, steps=30, best_step=10, seconds=60.0, interrupted=False, start_model="b.st",
+                            look={"cast_removal": 0.0, "start_cast_removal": 0.5, "photos": 8,
+                                  "psnr": {"0.0": 21.5, "0.25": 21.2, "0.5": 21.0}})
+    assert format_summary(result).splitlines()[-1] == (
+        "look: neutral balance 0 (the start model uses 0.5; b.st on your 8 training photos: "
+        "0.5: 21.00 dB, 0.25: 21.20 dB, 0: 21.50 dB)")
