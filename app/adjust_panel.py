@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
                                QWidget)
 
-from colorizer.pipeline import RenderSettings
+from colorizer.render_settings import RenderSettings
 
 METHODS = {"median": "Median (balanced)", "mean": "Mean (softer)", "mode": "Mode (bold)"}
 

@@ -13,6 +13,7 @@ from PySide6.QtGui import QImage, QUndoCommand, QUndoStack
 from colorizer.imageio import LoadedImage
 from colorizer.pipeline import Prediction
 from colorizer.recipe import Recipe, RenderCache
+from colorizer.render_settings import RenderSettings
 
 from app.workers import CancelToken
 
@@ -76,3 +77,12 @@ class StateCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.apply(self.doc, self.old)
+
+
+def follow_undo_history(doc: Document, old: RenderSettings, new: RenderSettings) -> None:
+    """Let the recipes in ``doc``'s undo history follow a model switch (``Recipe.for_model``), so undo and
+    redo never bring back the previous model's defaults."""
+    for i in range(doc.undo.count()):
+        command = doc.undo.command(i)
+        if isinstance(command, StateCommand):
+            command.old, command.new = command.old.for_model(old, new), command.new.for_model(old, new)

@@ -17,8 +17,9 @@ from PySide6.QtGui import QImage
 
 from colorizer.energy import Hint
 from colorizer.messages import one_line
-from colorizer.pipeline import RenderSettings, working_shape
+from colorizer.pipeline import working_shape
 from colorizer.recipe import Recipe, Reference, SampleChoice
+from colorizer.render_settings import RenderSettings
 
 from app import jobs
 from app.document import Document, StateCommand

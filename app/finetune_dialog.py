@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QComboBox, QDialogButtonBox, QFileDialog, QFormLa
                                QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from colorizer.messages import one_line
+from colorizer.provenance import describe_look
 from colorizer.train.finetune import (PHASES, FinetuneCancelled, FinetuneConfig, FinetuneControl, FinetuneProgress,
                                       FinetuneResult, check_photos, finetune)
 from colorizer.train.finetune_data import SKIP_REASONS, Screening, holdout_count
@@ -71,8 +72,7 @@ def describe_result(result: FinetuneResult) -> str:
             + (" (finished early)." if result.interrupted else "."))
     look = result.look
     if look and look["cast_removal"] != look["start_cast_removal"]:
-        text += (f" Your photos keep more of their overall tint, so it is shown with neutral balance "
-                 f"{look['cast_removal']:g} (the start model uses {look['start_cast_removal']:g}).")
+        text += f" Your photos keep more of their overall tint, so it is shown with {describe_look(look)}."
     return text
 
 

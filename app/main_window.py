@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QFileDialog, QInputDialog, QLabel, QListView, QLi
                                QMessageBox, QProgressBar, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from colorizer.export import ExportOptions
-from colorizer.pipeline import RenderSettings
+from colorizer.render_settings import RenderSettings
 from colorizer.sidecars import SidecarStore
 
 from app.actions import WindowActions

@@ -15,8 +15,9 @@ from PySide6.QtCore import QObject, Signal
 
 from colorizer.imageio import LoadedImage
 from colorizer.messages import one_line
-from colorizer.pipeline import Colorizer, Prediction, RenderSettings
+from colorizer.pipeline import Colorizer, Prediction
 from colorizer.recipe import Recipe, RenderCache
+from colorizer.render_settings import RenderSettings
 
 from app import jobs
 from app.document import Document

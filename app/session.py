@@ -16,12 +16,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from colorizer.imageio import ImageReadError, is_image_file
 from colorizer.messages import one_line
-from colorizer.pipeline import Colorizer, RenderSettings
+from colorizer.pipeline import Colorizer
 from colorizer.recipe import ModelRef, Recipe, ReferencePixels, RenderCache
+from colorizer.render_settings import RenderSettings
 from colorizer.sidecars import SidecarStore
 
 from app import jobs
-from app.document import Document
+from app.document import Document, follow_undo_history
 from app.session_files import SessionFiles
 from app.settings_store import SettingsStore
 from app.workers import Cancelled, CancelToken, Runner
@@ -143,19 +144,24 @@ class Session(QObject, SessionFiles):
         return look[1] if look is not None else Recipe(settings=self.default_settings())
 
     def _follow_model_look(self, old: RenderSettings, new: RenderSettings) -> None:
-        """Photos left at the previous model's default settings take the new model's (not an edit: no undo
-        step); photos with edited settings keep them."""
+        """Photos without saved edits whose settings are the previous model's defaults take the new model's
+        (not an edit: no undo step; their undo history follows too). Photos with a sidecar keep exactly what
+        it says, so a sidecar renders the same whichever model was in use when it was opened."""
         if old == new:
             return
         for doc in self.docs:
+            if doc.edits_saved:
+                continue
+            follow_undo_history(doc, old, new)
             followed = doc.state.for_model(old, new)
-            if followed is not doc.state:
-                starting = not doc.edits_saved and doc.state == doc.saved_state  # no sidecar: nothing to write
-                doc.state = followed
-                if starting:
-                    doc.saved_state = followed
-                else:
-                    self.save_sidecar(doc)
+            if followed is doc.state:
+                continue
+            unchanged_on_disk = doc.state == doc.saved_state
+            doc.state = followed
+            if unchanged_on_disk:
+                doc.saved_state = followed  # still nothing to write
+            else:
+                self.save_sidecar(doc)  # an edit whose write was still under way: write it as followed
 
     # ----- documents ----------------------------------------------------------------------------
     def open_files(self, paths: list[str | Path]) -> list[Document]:

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from colorizer.imageio import save_image
-from colorizer.pipeline import RenderSettings
 from colorizer.recipe import Recipe, render
+from colorizer.render_settings import RenderSettings
 from colorizer.train.fold_scoring import ScoreBook, ScoringSetup, dense_features, photo_input, predict_from_features
 from colorizer.train.folds import grouped_folds
 from colorizer.train.metrics import psnr

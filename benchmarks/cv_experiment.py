@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from colorizer.pipeline import RenderSettings
+from colorizer.render_settings import RenderSettings
 from colorizer.train.crossval import CVConfig, cross_validate
 from colorizer.train.cv_command import format_cv_table, parse_value
 from colorizer.train.config import TrainConfig

@@ -17,8 +17,9 @@ import torch
 
 from colorizer.energy import LAMBDA_SCALE
 from colorizer.color import luma
-from colorizer.pipeline import Colorizer, RenderSettings
+from colorizer.pipeline import Colorizer
 from colorizer.recipe import Recipe, Reference, RenderCache, recipe_biases, render
+from colorizer.render_settings import RenderSettings
 from colorizer.train.data import load_color_image, read_manifest
 from colorizer.train.metrics import MetricAccumulator
 

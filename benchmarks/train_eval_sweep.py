@@ -10,7 +10,8 @@ import sys
 
 import torch
 
-from colorizer.pipeline import Colorizer, RenderSettings
+from colorizer.pipeline import Colorizer
+from colorizer.render_settings import RenderSettings
 from colorizer.train.data import read_manifest
 from colorizer.train.metrics import evaluate
 

@@ -124,6 +124,9 @@ class BinScheme:
         return ab_to_offset(a, b, lightness), uncertainty * chroma_scale
 
 
+DECODE_METHODS = ("median", "mean", "mode")  # how a histogram becomes one value (see point_estimate)
+
+
 @dataclass(frozen=True)
 class DecodeOptions:
     """How histograms become one colour per pixel.
@@ -238,7 +241,7 @@ def point_estimate(p: np.ndarray, centers: np.ndarray, method: str, temperature:
         return expectation(pa, centers).astype(np.float32)
     if method == "mode":
         return mode(pa, centers)
-    raise ValueError(f"unknown decoding method {method!r}; expected median, mean or mode")
+    raise ValueError(f"unknown decoding method {method!r}; expected {', '.join(DECODE_METHODS)}")
 
 
 def circular_mean(p_hue: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

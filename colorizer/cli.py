@@ -18,9 +18,10 @@ from colorizer.energy import Hint
 from colorizer.imageio import DEFAULT_MAX_PIXELS
 from colorizer.interrupts import Terminated, terminate_as_interrupt
 from colorizer.limits import check_number
-from colorizer.pipeline import SETTING_LIMITS, WORKING_SIZE, Colorizer, RenderSettings
+from colorizer.pipeline import WORKING_SIZE, Colorizer
 from colorizer.recipe import REFERENCE_METHODS, ModelRef, Recipe, RecipeError, Reference, ReferencePixels
 from colorizer.recipe_file import load_recipe, save_recipe
+from colorizer.render_settings import SETTING_LIMITS, RenderSettings
 from colorizer.weights import WeightsError
 
 log = logging.getLogger("colorizer")

@@ -32,6 +32,21 @@ def describe_provenance(training: dict[str, Any] | None) -> dict[str, Any]:
     return {"kind": "unknown"}
 
 
+def describe_look(look: dict[str, Any] | None) -> str | None:
+    """A fine-tune's look (``FinetuneResult.look``, the record's ``look``) as "neutral balance 0 (the start
+    model uses 0.5)"; None when there is none or the record is damaged (not numbers)."""
+    look = look if isinstance(look, dict) else {}
+    chosen, start = look.get("cast_removal"), look.get("start_cast_removal")
+    if not _is_number(chosen) or not (start is None or _is_number(start)):
+        return None
+    same = start is None or start == chosen
+    return f"neutral balance {chosen:g}" + (" (as the start model)" if same else f" (the start model uses {start:g})")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _figures(fig: dict | None) -> str:
     if not isinstance(fig, dict) or fig.get("psnr") is None:
         return "-"
@@ -51,12 +66,9 @@ def format_provenance(summary: dict[str, Any]) -> list[str]:
         if held:
             lines.append(f"on its {summary.get('held_out_photos')} held-out photos: {base} {_figures(held.get('start'))}; "
                          f"fine-tuned {_figures(held.get('new'))}")
-        look = summary.get("look") or {}
-        if look.get("cast_removal") is not None:
-            chosen, start = look["cast_removal"], look.get("start_cast_removal")
-            lines.append(f"shown with neutral balance {chosen:g}, chosen on its photos"
-                         + (f" (the start model uses {start:g})" if start is not None and start != chosen else
-                            " (as the start model)"))
+        look = describe_look(summary.get("look"))
+        if look is not None:
+            lines.append(f"shown with {look}, chosen on its photos")
         return lines
     if summary.get("kind") == "trained":
         line = f"trained on {summary.get('photos')} photos ({summary.get('data')}), {summary.get('steps')} steps"

@@ -36,8 +36,9 @@ import numpy as np
 
 from colorizer.atomic import atomic_write_text
 from colorizer.energy import Hint, parse_hex_colour
-from colorizer.pipeline import WORKING_SIZE, RenderSettings
+from colorizer.pipeline import WORKING_SIZE
 from colorizer.recipe import ModelRef, Recipe, RecipeError, Reference, SampleChoice
+from colorizer.render_settings import RenderSettings
 
 FORMAT = "colorizer-recipe"
 VERSION = 3
@@ -136,7 +137,9 @@ def _mask_from_json(data: Any, where: str) -> np.ndarray:
 
 
 def recipe_from_json(data: Any, source: str, base_dir: Path | None = None) -> RecipeFile:
-    """Check and read a recipe's JSON object; ``source`` names the file in errors."""
+    """Check and read a recipe's JSON object; ``source`` names the file in errors. Settings the file leaves
+    out take ``RenderSettings()``'s values whatever model is in use, so a recipe means the same with every
+    model (a fine-tuned model's own look applies only where no recipe is given)."""
     top = _Reader(data, source)
     if top.get("format", str) != FORMAT:
         raise RecipeError(f"{source}: not a colorizer recipe (format is not {FORMAT!r})")

@@ -15,7 +15,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QColor, QDropEvent
 from PySide6.QtTest import QTest
 
-from colorizer.pipeline import Colorizer, RenderSettings
+from colorizer.pipeline import Colorizer
+from colorizer.render_settings import RenderSettings
 
 from app.adjust_panel import SLIDERS
 from app.main_window import MainWindow

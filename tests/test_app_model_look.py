@@ -17,8 +17,9 @@ import torch
 
 from colorizer.bins import BinScheme
 from colorizer.model import ModelConfig, build_model
-from colorizer.pipeline import Colorizer, RenderSettings
+from colorizer.pipeline import Colorizer
 from colorizer.recipe import Recipe, RenderCache
+from colorizer.render_settings import RenderSettings
 from colorizer.sidecars import sidecar_path
 from colorizer.weights import save_weights
 
@@ -99,10 +100,38 @@ def test_photos_follow_the_model_in_uses_look_unless_edited(qtbot, win, models, 
     settle(qtbot, win)
     assert new.state.settings == LOOK
 
-    # back to the bundled model: the photos at the fine-tuned look take the bundled defaults again
+    # back to the bundled model: the photo without saved edits takes the bundled defaults again; one with
+    # a sidecar keeps what its sidecar says (reopened later, it renders the same), even at the old look
     use(qtbot, win, None)
-    assert untouched.state.settings == new.state.settings == RenderSettings()
+    assert untouched.state.settings == RenderSettings()
+    assert new.state.settings == LOOK and sidecar_path(new.path).is_file()
     assert edited.state.settings.value("chroma_gain") == 0.7
+    assert not sidecar_path(untouched.path).exists()
+
+
+def test_a_model_switch_never_rewrites_a_sidecar_and_undo_keeps_the_new_look(qtbot, win, models, tmp_path):
+    """A photo whose sidecar holds the bundled defaults keeps them (the file is not rewritten); an unsaved
+    photo's undo history follows the switch, so undo/redo never bring the old model's defaults back."""
+    _, mine = models
+    saved, fresh = open_ready(qtbot, win, _gray(tmp_path / "a.png"), _gray(tmp_path / "b.png", seed=1))
+    win.session.activate(saved)
+    settle(qtbot, win)
+    win.adjust.set_value("chroma_gain", 0.7)
+    settle(qtbot, win)
+    win.edits.reset()                     # back to the defaults, but the sidecar now says so explicitly
+    settle(qtbot, win)
+    assert saved.edits_saved and saved.state.settings == RenderSettings()
+    before = sidecar_path(saved.path).read_bytes()
+    from app.document import StateCommand
+    old_recipe = fresh.state
+    fresh.undo.push(StateCommand(fresh, old_recipe, old_recipe, "nothing", lambda d, r: setattr(d, "state", r)))
+    use(qtbot, win, mine)
+    assert saved.state.settings == RenderSettings() and sidecar_path(saved.path).read_bytes() == before
+    assert fresh.state.settings == LOOK
+    fresh.undo.undo()
+    assert fresh.state.settings == LOOK
+    fresh.undo.redo()
+    assert fresh.state.settings == LOOK
 
 
 def test_the_side_by_side_shows_the_bundled_model_with_its_own_look(models):

@@ -17,8 +17,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 
 from colorizer.export import ExportOptions, PlannedExport
-from colorizer.pipeline import RenderSettings
 from colorizer.recipe import Recipe
+from colorizer.render_settings import RenderSettings
 
 from app import jobs
 from app.main_window import MainWindow

@@ -20,7 +20,8 @@ from colorizer.batch import photo as photo_mod
 from colorizer.color import compose_with_luma, gray_to_lightness
 from colorizer.imageio import load_image, save_image
 from colorizer.imageio import read as read_mod
-from colorizer.pipeline import Colorizer, RenderSettings, posterior, render_probs, upsample
+from colorizer.pipeline import Colorizer, posterior, render_probs, upsample
+from colorizer.render_settings import RenderSettings
 from colorizer.strips import resize_rows, row_ranges
 
 

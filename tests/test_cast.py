@@ -14,8 +14,9 @@ from colorizer.bins import BinScheme
 from colorizer.cast import mean_cast, remove_cast
 from colorizer.color import luma, rgb_to_hue_chroma
 from colorizer.energy import Hint
-from colorizer.pipeline import Prediction, RenderSettings, render_probs, posterior
+from colorizer.pipeline import Prediction, render_probs, posterior
 from colorizer.recipe import Recipe, Reference, RenderCache, render
+from colorizer.render_settings import RenderSettings
 
 K = BinScheme().bins
 

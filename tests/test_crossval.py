@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from colorizer.pipeline import RenderSettings
+from colorizer.render_settings import RenderSettings
 from colorizer.train.crossval import CVConfig, cross_validate, fold_train_config
 from colorizer.train.folds import grouped_folds
 from colorizer.train.config import TrainConfig

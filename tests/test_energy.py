@@ -9,8 +9,9 @@ from colorizer import energy
 from colorizer.bins import BinScheme, median, softmax_last, uniform_edges
 from colorizer.color import luma, rgb_to_hue_chroma
 from colorizer.energy import EnergySettings, Hint, SampleSettings
-from colorizer.pipeline import Prediction, RenderSettings, posterior, preview_prediction, render_probs
+from colorizer.pipeline import Prediction, posterior, preview_prediction, render_probs
 from colorizer.recipe import Recipe, Reference, RenderCache, render
+from colorizer.render_settings import RenderSettings
 
 K = 32
 

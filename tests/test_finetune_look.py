@@ -14,7 +14,8 @@ from PIL import Image
 from colorizer.bins import BinScheme
 from colorizer.cli import main
 from colorizer.model import ModelConfig, build_model
-from colorizer.pipeline import Colorizer, RenderSettings
+from colorizer.pipeline import Colorizer
+from colorizer.render_settings import RenderSettings
 from colorizer.train.finetune import FinetuneConfig, finetune
 from colorizer.train.finetune_look import MIN_LOOK_GAIN_DB, choose_look
 from colorizer.weights import WeightsError, load_weights, read_metadata, save_weights
@@ -79,6 +80,24 @@ def test_only_less_removal_than_the_start_is_tried(warm, tmp_path: Path) -> None
     assert set(choice.psnr) == {0.0, 0.25} and choice.start_cast_removal == 0.25 and choice.photos == 3
 
 
+def test_stopping_keeps_the_start_look_at_once_and_nothing_to_choose_runs_nothing(warm) -> None:
+    """Cancel or "finish now" (the report returns False) ends the choice at the next photo with the start's
+    look; a start model that removes no tint has nothing to choose, so no photo is looked at."""
+    _, photos, tuned = warm
+    col = Colorizer(tuned, device="cpu", working_size=64)
+    calls: list[int] = []
+    choice = choose_look(col, photos, report=lambda done, total: calls.append(done) or False)
+    assert calls == [0] and choice.cast_removal == choice.start_cast_removal == 0.5 and choice.photos == 0
+    tuned.render_defaults = {"cast_removal": 0.0}
+    try:
+        calls.clear()
+        choice = choose_look(Colorizer(tuned, device="cpu", working_size=64), photos,
+                             report=lambda done, total: calls.append(done))
+    finally:
+        tuned.render_defaults = {}
+    assert calls == [] and choice.cast_removal == 0.0 and choice.psnr == {} and choice.render_defaults() == {}
+
+
 def test_finetune_records_the_look_and_every_command_uses_it(warm, tmp_path: Path, capsys) -> None:
     """A fine-tune starting from a model that knows the tint chooses to keep it; the weights carry it,
     ``Colorizer`` renders with it, eval and colorize follow it, and an explicit option still wins."""
@@ -95,7 +114,7 @@ def test_finetune_records_the_look_and_every_command_uses_it(warm, tmp_path: Pat
     assert main(["eval", "--data", str(photos[0]), "--weights", str(out), "--device", "cpu", "--working-size", "64"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["provenance"]["look"]["cast_removal"] == 0.0
-    assert "shown with neutral balance 0, chosen on its photos (the start model uses 0.5)" in captured.err
+    assert "shown with neutral balance 0 (the start model uses 0.5), chosen on its photos" in captured.err
     shown = {}
     for name, extra in (("own", []), ("explicit", ["--cast-removal", "0.5"])):
         assert main(["colorize", str(photos[0]), "-o", str(tmp_path / name), "--weights", str(out), "--device", "cpu",
@@ -123,6 +142,11 @@ def test_damaged_render_defaults_are_a_clear_error(warm, tmp_path: Path) -> None
     unknown = save_weights(tmp_path / "unknown.safetensors", tuned.model, tuned.scheme, render_defaults={"sparkle": 1})
     with pytest.raises(WeightsError, match="unknown render setting 'sparkle'"):
         Colorizer.load(unknown, device="cpu")
+    for values, problem in (({"method": "bogus"}, "'method' must be one of median, mean, mode, not 'bogus'"),
+                            ({"cast_removal": "0.3"}, "'cast_removal' must be a number, not '0.3'")):
+        odd = save_weights(tmp_path / "odd.safetensors", tuned.model, tuned.scheme, render_defaults=values)
+        with pytest.raises(WeightsError, match=f"odd.safetensors: damaged render defaults.*{problem}"):
+            Colorizer.load(odd, device="cpu")
 
 
 def test_the_command_line_summary_shows_the_look() -> None:
@@ -135,5 +159,18 @@ def test_the_command_line_summary_shows_the_look() -> None:
                             look={"cast_removal": 0.0, "start_cast_removal": 0.5, "photos": 8,
                                   "psnr": {"0.0": 21.5, "0.25": 21.2, "0.5": 21.0}})
     assert format_summary(result).splitlines()[-1] == (
-        "look: neutral balance 0 (the start model uses 0.5; b.st on your 8 training photos: "
-        "0.5: 21.00 dB, 0.25: 21.20 dB, 0: 21.50 dB)")
+        "look: neutral balance 0 (the start model uses 0.5); b.st on your 8 training photos: "
+        "0.5: 21.00 dB, 0.25: 21.20 dB, 0: 21.50 dB")
+
+
+def test_a_damaged_look_record_is_left_out_of_the_provenance() -> None:
+    """A look whose values are not numbers (a hand-edited file) is not described, and nothing crashes."""
+    from colorizer.provenance import describe_look, describe_provenance, format_provenance
+
+    assert describe_look({"cast_removal": 0.0, "start_cast_removal": 0.5}) == "neutral balance 0 (the start model uses 0.5)"
+    assert describe_look({"cast_removal": 0.25}) == "neutral balance 0.25 (as the start model)"
+    for look in ({"cast_removal": "x", "start_cast_removal": 0.5}, {"cast_removal": 0.0, "start_cast_removal": [1]},
+                 {"cast_removal": True}, "odd", None):
+        assert describe_look(look) is None
+        lines = format_provenance(describe_provenance({"finetune": {"photos": 8, "look": look}}))
+        assert not any("neutral balance" in line for line in lines)

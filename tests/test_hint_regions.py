@@ -10,8 +10,9 @@ from colorizer.bins import BinScheme
 from colorizer.color import rgb_to_hue_chroma
 from colorizer.energy import Hint
 from colorizer.hint_regions import RegionSettings, disbelief, hint_region, refine_region
-from colorizer.pipeline import Prediction, RenderSettings, make_prediction
+from colorizer.pipeline import Prediction, make_prediction
 from colorizer.recipe import Recipe, render
+from colorizer.render_settings import RenderSettings
 
 K = 32
 GREEN = (60, 170, 40)

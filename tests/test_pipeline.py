@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from colorizer.color import luma, rgb_to_hue_chroma
-from colorizer.pipeline import Colorizer, RenderSettings, resolve_device, working_shape
+from colorizer.pipeline import Colorizer, resolve_device, working_shape
+from colorizer.render_settings import RenderSettings
 
 
 def test_working_shape_bounds_the_longest_side():

@@ -12,9 +12,10 @@ from PIL import Image
 
 from colorizer import energy, recipe_file
 from colorizer.energy import Hint
-from colorizer.pipeline import RenderSettings, posterior, preview_prediction, render_probs
+from colorizer.pipeline import posterior, preview_prediction, render_probs
 from colorizer.recipe import (ModelRef, Recipe, RecipeError, Reference, ReferencePixels, RenderCache, SampleChoice,
                               recipe_biases, render, render_alternatives)
+from colorizer.render_settings import RenderSettings
 from colorizer.recipe_file import (VERSION, PhotoRef, load_recipe, read_recipe_file, recipe_from_json,
                                    recipe_to_json, save_recipe)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from colorizer.bins import BinScheme
-from colorizer.pipeline import RenderSettings, posterior
+from colorizer.pipeline import posterior
 from colorizer.regions import pool_regions, segment_grid
+from colorizer.render_settings import RenderSettings
 
 
 def two_halves(h: int = 32, w: int = 48) -> np.ndarray:

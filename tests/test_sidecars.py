@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from colorizer.batch import collect_jobs
-from colorizer.pipeline import RenderSettings
 from colorizer.recipe import Recipe, RecipeError, file_sha256
 from colorizer.recipe_file import save_recipe
+from colorizer.render_settings import RenderSettings
 from colorizer.sidecars import SidecarStore, sidecar_path
 
 EDITED = Recipe(settings=RenderSettings().replace(chroma_gain=1.7))

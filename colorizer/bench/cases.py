@@ -14,7 +14,8 @@ import torch
 
 from colorizer import energy
 from colorizer.bench.timing import stats, synthetic_photo, timed
-from colorizer.pipeline import Colorizer, RenderSettings, posterior, preview_prediction, render_probs
+from colorizer.pipeline import Colorizer, posterior, preview_prediction, render_probs
+from colorizer.render_settings import RenderSettings
 
 
 def bench_size(colorizer: Colorizer, name: str, shape: tuple[int, int], repeats: int, workdir: Path) -> dict:

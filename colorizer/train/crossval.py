@@ -17,7 +17,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from colorizer.pipeline import WORKING_SIZE, RenderSettings
+from colorizer.pipeline import WORKING_SIZE
+from colorizer.render_settings import RenderSettings
 from colorizer.train.calibration import fit_temperatures, hue_reliability
 from colorizer.train.fold_scoring import SCORED_SIDE, ScoreBook, ScoringSetup, merge, score_photos, summarise
 from colorizer.train.folds import Fold, grouped_folds

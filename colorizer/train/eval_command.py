@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from colorizer.bins import DECODE_METHODS
 from colorizer.pipeline import WORKING_SIZE
 from colorizer.train.cv_command import add_cv_arguments, run_cv
 
@@ -32,7 +33,7 @@ def add_eval_command(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--old-print", action="store_true",
                    help="give the colouriser seeded old-print versions of the grays (blur, faded contrast, grain, "
                         "JPEG q50); scored against the clean colour photos")
-    p.add_argument("--method", default=None, choices=("median", "mean", "mode"), help="chroma decoding (default: renderer's)")
+    p.add_argument("--method", default=None, choices=DECODE_METHODS, help="chroma decoding (default: renderer's)")
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--fading-eta", type=float, default=None)
     p.add_argument("--chroma-gain", type=float, default=None)
@@ -68,7 +69,7 @@ def eval_paths(args: argparse.Namespace) -> list[Path]:
 def render_settings(args: argparse.Namespace, defaults=None):
     """The render settings that eval's options ask for, on top of ``defaults`` (a model's
     ``default_settings``; ``RenderSettings()`` when None)."""
-    from colorizer.pipeline import RenderSettings
+    from colorizer.render_settings import RenderSettings
 
     names = ("method", "temperature", "fading_eta", "chroma_gain", "smoothing", "region_pooling", "cast_removal")
     changes = {k: getattr(args, k) for k in names if getattr(args, k) is not None}

@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from colorizer.provenance import describe_look
 from colorizer.train.finetune import PHASES, FinetuneConfig, FinetuneProgress, FinetuneResult
 
 EXIT_REFUSED = 3
@@ -97,8 +98,7 @@ def format_summary(result: FinetuneResult) -> str:
     look = result.look
     if look.get("psnr"):
         scores = ", ".join(f"{float(k):g}: {v:.2f} dB" for k, v in sorted(look["psnr"].items(), key=lambda kv: -float(kv[0])))
-        lines.append(f"look: neutral balance {look['cast_removal']:g} (the start model uses {look['start_cast_removal']:g}; "
-                     f"{result.start_model} on your {look['photos']} training photos: {scores})")
+        lines.append(f"look: {describe_look(look)}; {result.start_model} on your {look['photos']} training photos: {scores}")
     return "\n".join(lines)
 
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from colorizer.pipeline import Colorizer, RenderSettings
+from colorizer.pipeline import Colorizer
 from colorizer.recipe import Recipe, RenderCache, render
+from colorizer.render_settings import RenderSettings
 from colorizer.train.data import DataError
 from colorizer.train.eval_inputs import photo_input
 from colorizer.train.metrics import MetricAccumulator
@@ -46,17 +47,22 @@ class LookChoice:
                 "psnr": {str(k): v for k, v in self.psnr.items()}, "photos": self.photos}
 
 
-def choose_look(start: Colorizer, paths: Sequence[Path], report: Callable[[int, int], None] | None = None) -> LookChoice:
+def choose_look(start: Colorizer, paths: Sequence[Path],
+                report: Callable[[int, int], bool | None] | None = None) -> LookChoice:
     """Render the start model on ``paths`` with each candidate removal (one network run per photo) and keep
     the start's own look unless less removal scores ``MIN_LOOK_GAIN_DB`` higher (mean PSNR, as ``colorizer
-    eval``). Unreadable photos are left out (they were screened before; this is only a safeguard)."""
+    eval``). Unreadable photos are left out (they were screened before; this is only a safeguard). When
+    ``report`` returns False (cancel, or finish now) the start's look is kept without measuring further."""
     base: RenderSettings = start.default_settings
+    keep = LookChoice(base.cast_removal, base.cast_removal, {}, 0)
     candidates = sorted({c for c in CAST_REMOVAL_GRID if c < base.cast_removal} | {base.cast_removal})
+    if len(candidates) == 1:
+        return keep  # nothing to choose from: no need to run the network
     scores = {c: MetricAccumulator() for c in candidates}
     measured = 0
     for n, path in enumerate(paths):
-        if report is not None:
-            report(n, len(paths))
+        if report is not None and report(n, len(paths)) is False:
+            return keep
         try:
             photo = photo_input(path)
         except (DataError, OSError):
@@ -71,7 +77,7 @@ def choose_look(start: Colorizer, paths: Sequence[Path], report: Callable[[int, 
     if report is not None:
         report(len(paths), len(paths))
     if measured == 0:
-        return LookChoice(base.cast_removal, base.cast_removal, {}, 0)
+        return keep
     psnr = {c: round(float(acc.summary()["psnr"]), 3) for c, acc in scores.items()}
     best = max(candidates, key=lambda c: (psnr[c], c))
     chosen = best if psnr[best] >= psnr[base.cast_removal] + MIN_LOOK_GAIN_DB else base.cast_removal

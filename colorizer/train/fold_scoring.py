@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from colorizer.model import HypercolumnColorizer
-from colorizer.pipeline import WORKING_SIZE, Prediction, RenderSettings, make_prediction, working_image
+from colorizer.pipeline import WORKING_SIZE, Prediction, make_prediction, working_image
 from colorizer.recipe import Recipe, render
+from colorizer.render_settings import RenderSettings
 from colorizer.train.eval_inputs import VARIANTS, PhotoInput, photo_input
 from colorizer.train.head_training import stable_key
 from colorizer.train.metrics import MetricAccumulator
