@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
@@ -83,11 +84,13 @@ class AdjustPanel(QWidget):
     committed = Signal(object, object)
     resetRequested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, defaults: Callable[[], RenderSettings] = RenderSettings, parent: QWidget | None = None) -> None:
+        """``defaults``: what a double-click resets a slider to (the model in use's own settings), asked
+        at that moment."""
         super().__init__(parent)
         self._settings = RenderSettings()
         self._committed = self._settings
-        self.defaults = RenderSettings()  # what double-click resets to: the model in use's own settings
+        self.defaults = defaults
         self._updating = False
         self.sliders: dict[str, QSlider] = {}
         self.values: dict[str, QDoubleSpinBox] = {}
@@ -179,7 +182,7 @@ class AdjustPanel(QWidget):
 
     def reset_field(self, field: str) -> None:
         """One setting back to its default (double-click on its slider), as one undo step."""
-        self.set_value(field, self.defaults.value(field))
+        self.set_value(field, self.defaults().value(field))
 
     def change_label(self, old: RenderSettings, new: RenderSettings) -> str:
         """The label of the first setting that differs (names the undo step)."""

@@ -107,7 +107,8 @@ class ModelComparison(QObject):
         kept = self._kept.get(id(doc))
         prediction, cache = (kept[1], kept[2]) if kept is not None and kept[0] is doc else (None, RenderCache(s.references))
         s.runner.submit(compare_job, s.factory, s.device, self._colorizer, doc.loaded, prediction, doc.state,
-                        s.default_settings(), cache, s.preview_side(), on_done=lambda r: self._on_done(doc, gen, cache, r),
+                        s.default_settings(), cache, s.preview_side(),
+                        on_done=lambda r: self._on_done(doc, gen, cache, r),
                         on_error=self._on_error, label="Colouring with the bundled model")
 
     def _on_done(self, doc: Document, gen: int, cache: RenderCache, result: tuple) -> None:

@@ -57,7 +57,6 @@ class Presenter:
         w.model_label.setText("Model: loading…" if s.model_loading and s.colorizer is None else
                               f"Model: {model_title(s)}" if s.colorizer is not None else "Model: none")
         w.model_label.setToolTip("\n".join(model_provenance(s)))
-        w.adjust.defaults = s.default_settings()
         if s.doc is not None and s.colorizer is not None:
             self.show_panels(s.doc.state)  # a photo may have taken the new model's look
         w.actions.show_model(s.weights is None, s.colorizer is not None)

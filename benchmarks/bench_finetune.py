@@ -129,8 +129,8 @@ def summarise(rows: list[dict]) -> dict:
     def mean(key: str, delivered: bool = False) -> float:
         return round(float(np.mean([r[key] if (r["written"] or not delivered) else 0.0 for r in rows])), 3)
 
-    return {"rest_gain": mean("rest_gain"), "taught_gain": mean("taught_gain"), "look_gain": mean("look_gain"), "val_forgot": mean("val_forgot"), "val_gain": mean("val_gain"), "max_minutes": max(r["minutes"] for r in rows),
-            "max_cpu_minutes": max(r["cpu_minutes"] for r in rows),
+    return {**{key: mean(key) for key in ("rest_gain", "taught_gain", "look_gain", "val_forgot", "val_gain")},
+            "max_minutes": max(r["minutes"] for r in rows), "max_cpu_minutes": max(r["cpu_minutes"] for r in rows),
             "delivered_rest_gain": mean("rest_gain", True), "delivered_val_gain": mean("val_gain", True)}
 
 

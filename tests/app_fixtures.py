@@ -64,14 +64,21 @@ def factory(tiny_weights: Path):
     return make
 
 
-@pytest.fixture
-def window(qtbot, store, factory, tmp_path):
+def shown_window(qtbot, factory, store: SettingsStore, tmp_path: Path, **options) -> MainWindow:
+    """A main window as the app tests drive it (small previews, 1000x700 on screen, recipes under
+    ``tmp_path``; ``options`` go to ``MainWindow``), returned once its colouriser is ready."""
     win = MainWindow(colorizer_factory=factory, store=store, interactive=False, preview_max=800,
-                     recipes_dir=tmp_path / "recipes")
+                     recipes_dir=tmp_path / "recipes", **options)
     qtbot.addWidget(win)
     win.resize(1000, 700)
     win.show()
     qtbot.waitUntil(lambda: win.session.colorizer is not None, timeout=TIMEOUT)
+    return win
+
+
+@pytest.fixture
+def window(qtbot, store, factory, tmp_path):
+    win = shown_window(qtbot, factory, store, tmp_path)
     yield win
     win.runner.wait(TIMEOUT)
 

@@ -23,7 +23,7 @@ from colorizer.weights import save_weights
 from app.finetune_dialog import FinetuneDialog, format_eta
 from app.main_window import MainWindow
 from app.user_models import ModelLibrary, UserModel, check_name
-from app_fixtures import TIMEOUT, _gray, _gui_thread_gc, open_ready, settle, store  # noqa: F401
+from app_fixtures import TIMEOUT, _gray, _gui_thread_gc, open_ready, settle, shown_window, store  # noqa: F401
 from test_finetune import FAST, LAYERS, RECIPE, add_bad_photos, write_photos
 
 __all__ = ["_gui_thread_gc", "store"]  # fixtures shared with the other app tests (pytest finds them here)
@@ -44,14 +44,9 @@ def win(qtbot, store, start_weights, tmp_path):
     def factory(weights, device):
         return Colorizer.load(weights or start_weights, device="cpu", working_size=64)
 
-    w = MainWindow(colorizer_factory=factory, store=store, interactive=False, preview_max=800,
-                   recipes_dir=tmp_path / "recipes", models_dir=tmp_path / "models")
+    w = shown_window(qtbot, factory, store, tmp_path, models_dir=tmp_path / "models")
     w.models.bundled_path = start_weights
     w.models.finetune_config = FinetuneConfig(**FAST)
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    w.show()
-    qtbot.waitUntil(lambda: w.session.colorizer is not None, timeout=TIMEOUT)
     yield w
     dlg = w.models._teach
     if dlg is not None and dlg.control is not None:

@@ -26,7 +26,7 @@ from colorizer.weights import save_weights
 from app import jobs
 from app.main_window import MainWindow
 from app.model_compare import compare_job
-from app_fixtures import TIMEOUT, _gray, _gui_thread_gc, open_ready, settle, store  # noqa: F401
+from app_fixtures import TIMEOUT, _gray, _gui_thread_gc, open_ready, settle, shown_window, store  # noqa: F401
 from test_finetune import LAYERS, RECIPE
 
 __all__ = ["_gui_thread_gc", "store"]
@@ -52,12 +52,7 @@ def win(qtbot, store, models, tmp_path):
     def factory(weights, device):
         return Colorizer.load(weights or bundled, device="cpu", working_size=64)
 
-    w = MainWindow(colorizer_factory=factory, store=store, interactive=False, preview_max=800,
-                   recipes_dir=tmp_path / "recipes", models_dir=tmp_path / "models")
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    w.show()
-    qtbot.waitUntil(lambda: w.session.colorizer is not None, timeout=TIMEOUT)
+    w = shown_window(qtbot, factory, store, tmp_path, models_dir=tmp_path / "models")
     yield w
     w.runner.wait(TIMEOUT)
 

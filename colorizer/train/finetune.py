@@ -232,7 +232,8 @@ def training_config(config: FinetuneConfig, meta: dict, init: Path, train_paths:
     return TrainConfig(**settings)
 
 
-def held_out_figures(start: Colorizer, new: Colorizer, paths: Sequence[Path], report: _Reporter) -> tuple[dict, dict, dict]:
+def held_out_figures(start: Colorizer, new: Colorizer, paths: Sequence[Path],
+                     report: _Reporter) -> tuple[dict, dict, dict]:
     """(start, new, gray) PSNR and ab RMSE on the held-out photos, each model rendered with its own look,
     as ``colorizer eval`` does."""
     from colorizer.train.metrics import evaluate

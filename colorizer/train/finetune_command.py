@@ -73,8 +73,8 @@ class ProgressBars:
         if p.phase != self.phase:
             self.close()
             self.phase = p.phase
-            self.bar = tqdm(total=p.total, desc=f"[{p.index}/{len(PHASES)}] {p.phase}", file=sys.stderr, dynamic_ncols=True,
-                            unit="step" if p.phase == "training" else "")
+            self.bar = tqdm(total=p.total, desc=f"[{p.index}/{len(PHASES)}] {p.phase}", file=sys.stderr,
+                            dynamic_ncols=True, unit="step" if p.phase == "training" else "")
         self.bar.total = p.total
         self.bar.update(max(0, p.done - self.bar.n))
 
@@ -97,7 +97,8 @@ def format_summary(result: FinetuneResult) -> str:
         lines.append(f"{label[:28]:28s} {fig['psnr']:10.2f} {fig['ab_rmse']:10.2f}")
     look = result.look
     if look.get("psnr"):
-        scores = ", ".join(f"{float(k):g}: {v:.2f} dB" for k, v in sorted(look["psnr"].items(), key=lambda kv: -float(kv[0])))
+        by_removal = sorted(look["psnr"].items(), key=lambda kv: -float(kv[0]))
+        scores = ", ".join(f"{float(k):g}: {v:.2f} dB" for k, v in by_removal)
         lines.append(f"look: {describe_look(look)}; {result.start_model} on your {look['photos']} training photos: {scores}")
     return "\n".join(lines)
 
@@ -110,8 +111,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     bars = ProgressBars(not args.quiet)
     try:
         config = FinetuneConfig(steps=args.steps, lr=args.lr, l2sp=args.l2sp, augs_per_image=args.augs_per_image,
-                                min_gain_db=args.min_gain, choose_look=not args.keep_look, seed=args.seed, device=args.device, threads=args.threads,
-                                cache_dir=args.cache_dir)
+                                min_gain_db=args.min_gain, choose_look=not args.keep_look, seed=args.seed,
+                                device=args.device, threads=args.threads, cache_dir=args.cache_dir)
         result = finetune(args.photos, args.out, init=args.init, config=config, progress=bars)
     except (FinetuneError, DataError, WeightsError, ValueError, OSError) as exc:
         bars.close()
